@@ -1,0 +1,320 @@
+"""Objects, instances and the operations the server applies to them, checked against the model.
+
+Every rule the LwM2M specification puts on an operation's target lives here, once: which levels a
+Read, Write, Execute, Create or Delete may name, that the model allows the operation, that the path
+exists. The CoAP layer only translates codes and content formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from ..core.errors import BadRequest, MethodNotAllowed, NotFound
+from ..core.model import ModelRegistry, ObjectModel, ResourceModel
+from ..core.path import Path
+from ..core.values import ResourceValue, coerce
+from .binding import ResourceBinding, ResourceContent, StoredValue
+
+
+@dataclass
+class ObjectInstance:
+    id: int
+    resources: dict[int, ResourceBinding] = field(default_factory=dict)
+
+
+InstanceFactory = Callable[[ObjectModel, int, dict[int, ResourceContent]], ObjectInstance]
+
+
+def stored_instance(model: ObjectModel, instance_id: int, values: dict[int, ResourceContent]) -> ObjectInstance:
+    """The default way to create an instance: every given resource is held in memory."""
+    resources: dict[int, ResourceBinding] = {}
+    for rid, value in values.items():
+        resources[rid] = StoredValue(value, writable=model.resources[rid].operations.writable)
+    return ObjectInstance(instance_id, resources)
+
+
+@dataclass
+class ObjectNode:
+    model: ObjectModel
+    instances: dict[int, ObjectInstance] = field(default_factory=dict)
+    factory: InstanceFactory | None = stored_instance
+    deletable: bool = True
+
+
+class ObjectTree:
+    """The objects an agent serves, with the operations of the device-management interface."""
+
+    def __init__(self, models: ModelRegistry) -> None:
+        self.models = models
+        self.objects: dict[int, ObjectNode] = {}
+        self._structure_listeners: list[Callable[[], None]] = []
+
+    # ---- building -------------------------------------------------------------------------
+    def add_object(self, model: ObjectModel, *, factory: InstanceFactory | None = stored_instance,
+                   deletable: bool = True) -> ObjectNode:
+        self.models.add(model)
+        node = self.objects.get(model.id)
+        if node is None:
+            node = ObjectNode(model, factory=factory, deletable=deletable)
+            self.objects[model.id] = node
+            self._structure_changed()
+        return node
+
+    def add_instance(self, object_id: int, instance: ObjectInstance) -> None:
+        node = self._object(object_id)
+        node.instances[instance.id] = instance
+        self._structure_changed()
+
+    def add_structure_listener(self, listener: Callable[[], None]) -> None:
+        """Called when objects or instances appear or go (the registration must be updated)."""
+        self._structure_listeners.append(listener)
+
+    def _structure_changed(self) -> None:
+        for listener in list(self._structure_listeners):
+            listener()
+
+    # ---- lookup ---------------------------------------------------------------------------
+    def _object(self, object_id: int) -> ObjectNode:
+        node = self.objects.get(object_id)
+        if node is None:
+            raise NotFound(f"object {object_id} is not served")
+        return node
+
+    def instance(self, path: Path) -> ObjectInstance:
+        node = self._object(path[0])
+        inst = node.instances.get(path[1])
+        if inst is None:
+            raise NotFound(f"no instance /{path[0]}/{path[1]}")
+        return inst
+
+    def binding(self, path: Path) -> tuple[ResourceModel, ResourceBinding]:
+        """The model and binding of the resource a path of level 3 or 4 names."""
+        inst = self.instance(path)
+        model = self.objects[path[0]].model.resources.get(path[2])
+        binding = inst.resources.get(path[2])
+        if model is None or binding is None:
+            raise NotFound(f"no resource /{path[0]}/{path[1]}/{path[2]}")
+        return model, binding
+
+    def exists(self, path: Path) -> bool:
+        try:
+            if len(path) == 1:
+                self._object(path[0])
+            elif len(path) == 2:
+                self.instance(path)
+            elif len(path) >= 3:
+                self.binding(path)
+            return True
+        except NotFound:
+            return False
+
+    def instance_paths(self) -> Iterator[Path]:
+        """Every object and instance, in order: the body of a Register."""
+        for oid in sorted(self.objects):
+            node = self.objects[oid]
+            if not node.instances:
+                yield Path(oid)
+            for iid in sorted(node.instances):
+                yield Path(oid, iid)
+
+    def resource_paths(self, path: Path) -> Iterator[Path]:
+        """Every resource at or below ``path`` (for Discover and attribute handling)."""
+        if not path:
+            for oid in sorted(self.objects):
+                yield from self.resource_paths(Path(oid))
+            return
+        node = self._object(path[0])
+        if len(path) == 1:
+            for iid in sorted(node.instances):
+                yield from self.resource_paths(Path(path[0], iid))
+            return
+        inst = self.instance(path)
+        if len(path) == 2:
+            for rid in sorted(inst.resources):
+                if rid in node.model.resources:
+                    yield Path(path[0], path[1], rid)
+            return
+        self.binding(path)
+        yield Path(*path[:3])
+
+    # ---- read -----------------------------------------------------------------------------
+    async def read(self, path: Path) -> list[ResourceValue]:
+        """Read an object, instance, resource or resource instance; only readable resources."""
+        if not path:
+            raise MethodNotAllowed("read of the root is not allowed; name an object")
+        out: list[ResourceValue] = []
+        if len(path) <= 2:
+            for rpath in self.resource_paths(path):
+                model, binding = self.binding(rpath)
+                if model.operations.readable:
+                    await self._read_resource(rpath, model, binding, out)
+            return out
+        model, binding = self.binding(path)
+        if not model.operations.readable:
+            raise MethodNotAllowed(f"resource {Path(*path[:3])} is not readable")
+        await self._read_resource(Path(*path[:3]), model, binding, out)
+        if len(path) == 4:
+            out = [rv for rv in out if rv.path == path]
+            if not out:
+                raise NotFound(f"no resource instance {path}")
+        return out
+
+    @staticmethod
+    async def _read_resource(path: Path, model: ResourceModel, binding: ResourceBinding,
+                             out: list[ResourceValue]) -> None:
+        content = await binding.read()
+        if isinstance(content, dict):
+            for riid in sorted(content):
+                out.append(ResourceValue(path.child(riid), content[riid]))
+        else:
+            out.append(ResourceValue(path, content))
+
+    # ---- write ----------------------------------------------------------------------------
+    async def write(self, path: Path, values: Iterable[ResourceValue], *, replace: bool,
+                    bootstrap: bool = False) -> None:
+        """Write decoded values under ``path`` (an instance, a resource or a resource instance).
+
+        ``replace`` is the PUT semantics: a multiple resource takes exactly the given instances.
+        ``bootstrap`` is Bootstrap-Write: operations are not checked and instances are created.
+        """
+        if len(path) < 2 and not bootstrap:
+            raise MethodNotAllowed("write needs an instance, resource or resource-instance path")
+        grouped: dict[Path, dict[int, ResourceContent]] = {}
+        singles: dict[Path, ResourceContent] = {}
+        for rv in values:
+            if not rv.path.startswith(path) or len(rv.path) < 3:
+                raise BadRequest(f"value for {rv.path} is outside the target {path}")
+            rpath = Path(*rv.path[:3])
+            rmodel = self.models.resource(rpath)
+            if rmodel is None:
+                raise NotFound(f"no resource {rpath} in the object model")
+            value = coerce(rv.value, rmodel.type, rv.path)
+            if len(rv.path) == 4:
+                if not rmodel.multiple:
+                    raise BadRequest(f"{rpath} is a single-instance resource")
+                grouped.setdefault(rpath, {})[rv.path[3]] = value
+            else:
+                if rmodel.multiple:
+                    raise BadRequest(f"{rpath} is a multiple-instance resource; send its instances")
+                singles[rpath] = value
+        # Check everything before changing anything: a write is all or nothing.
+        targets: list[tuple[Path, ResourceContent]] = list(singles.items())
+        for rpath, items in grouped.items():
+            if len(path) == 4 or not replace:
+                merged: dict[int, ResourceContent] = {}
+                if self.exists(rpath):
+                    current = await self.binding(rpath)[1].read()
+                    if isinstance(current, dict):
+                        merged.update(current)
+                merged.update(items)
+                targets.append((rpath, merged))  # type: ignore[arg-type]
+            else:
+                targets.append((rpath, items))  # type: ignore[arg-type]
+        if bootstrap:
+            await self._bootstrap_write(targets)
+            return
+        if len(path) >= 3 and not targets and replace:
+            raise BadRequest(f"no value for {path} in the payload")
+        for rpath, _ in targets:
+            rmodel, _binding = self.binding(rpath)
+            if not rmodel.operations.writable:
+                raise MethodNotAllowed(f"resource {rpath} is not writable")
+        for rpath, content in targets:
+            await self.binding(rpath)[1].write(content)
+
+    async def _bootstrap_write(self, targets: list[tuple[Path, ResourceContent]]) -> None:
+        for rpath, content in targets:
+            node = self._object(rpath[0])
+            inst = node.instances.get(rpath[1])
+            if inst is None:
+                inst = ObjectInstance(rpath[1])
+                node.instances[rpath[1]] = inst
+                self._structure_changed()
+            binding = inst.resources.get(rpath[2])
+            if isinstance(binding, StoredValue):
+                binding.set(content)
+            elif binding is None:
+                writable = node.model.resources[rpath[2]].operations.writable
+                inst.resources[rpath[2]] = StoredValue(content, writable=writable)
+            else:
+                await binding.write(content)
+
+    # ---- execute / create / delete ------------------------------------------------------------
+    async def execute(self, path: Path, arguments: str) -> None:
+        if len(path) != 3:
+            raise MethodNotAllowed("execute needs a resource path")
+        model, binding = self.binding(path)
+        if not model.operations.executable:
+            raise MethodNotAllowed(f"resource {path} is not executable")
+        await binding.execute(arguments)
+
+    async def create(self, path: Path, values: list[ResourceValue]) -> int:
+        """Create an instance of the object ``path`` names; returns the new instance id."""
+        if len(path) != 1:
+            raise MethodNotAllowed("create needs an object path")
+        node = self._object(path[0])
+        if node.factory is None:
+            raise MethodNotAllowed(f"object {path[0]} does not allow create")
+        ids = {rv.path[1] for rv in values if len(rv.path) >= 2}
+        if len(ids) > 1:
+            raise BadRequest("create takes one instance at a time")
+        if ids:
+            iid = ids.pop()
+            if iid in node.instances:
+                raise BadRequest(f"instance /{path[0]}/{iid} already exists")
+        else:
+            iid = next(i for i in range(65535) if i not in node.instances)
+        if not node.model.multiple and node.instances:
+            raise BadRequest(f"object {path[0]} is single-instance and has its instance")
+        content: dict[int, ResourceContent] = {}
+        for rv in values:
+            if len(rv.path) < 3:
+                continue
+            rmodel = node.model.resources.get(rv.path[2])
+            if rmodel is None:
+                raise NotFound(f"no resource {rv.path[2]} in object {path[0]}")
+            value = coerce(rv.value, rmodel.type, rv.path)
+            if len(rv.path) == 4:
+                existing = content.setdefault(rv.path[2], {})
+                assert isinstance(existing, dict)
+                existing[rv.path[3]] = value
+            else:
+                content[rv.path[2]] = value
+        missing = [
+            r.id for r in node.model.resources.values()
+            if r.mandatory and r.operations.writable and r.id not in content
+        ]
+        if missing:
+            raise BadRequest(f"create of object {path[0]} misses mandatory resources {missing}")
+        node.instances[iid] = node.factory(node.model, iid, content)
+        self._structure_changed()
+        return iid
+
+    async def delete(self, path: Path, *, bootstrap: bool = False) -> None:
+        """Delete an instance (or, in bootstrap, an object's instances or everything)."""
+        if bootstrap and len(path) <= 1:
+            for oid, node in self.objects.items():
+                if path and oid != path[0]:
+                    continue
+                if oid == 0:
+                    # The bootstrap server's own Security instance survives a delete-all.
+                    keep = {i: inst for i, inst in node.instances.items() if _is_bootstrap_security(inst)}
+                    node.instances = keep
+                elif node.deletable:
+                    node.instances.clear()
+            self._structure_changed()
+            return
+        if len(path) != 2:
+            raise MethodNotAllowed("delete needs an instance path")
+        node = self._object(path[0])
+        self.instance(path)
+        if not node.deletable and not bootstrap:
+            raise MethodNotAllowed(f"instances of object {path[0]} cannot be deleted")
+        del node.instances[path[1]]
+        self._structure_changed()
+
+
+def _is_bootstrap_security(inst: ObjectInstance) -> bool:
+    binding = inst.resources.get(1)
+    return isinstance(binding, StoredValue) and binding.value is True
