@@ -164,7 +164,8 @@ class ModelRegistry:
     models: dict[int, ObjectModel] = field(default_factory=dict)
 
     def add(self, model: ObjectModel) -> None:
-        """Add or replace a model; a newer version of the same object replaces an older one."""
+        """Add a model, replacing any model of the same object id (``agent.models.newest_models``
+        picks among versions when loading files)."""
         self.models[model.id] = model
 
     def update(self, models: Iterable[ObjectModel]) -> None:

@@ -21,12 +21,25 @@ class ResourceValue(NamedTuple):
     value: Value
 
 
+INTEGER_RANGE = (-(1 << 63), (1 << 63) - 1)
+UNSIGNED_RANGE = (0, (1 << 64) - 1)
+
+
 def coerce(value: Value, rtype: ResourceType, where: Path | str = "") -> Value:
     """Convert a decoded value to the Python type of ``rtype``, or raise CodecError.
 
     Self-describing formats carry numbers that may be ints for a Float resource and so on; this is
-    the one place that rule lives.
+    the one place that rule lives, and the one place integer ranges (64-bit) are enforced.
     """
+    result = _coerce(value, rtype, where)
+    if isinstance(result, int) and not isinstance(result, bool):
+        low, high = UNSIGNED_RANGE if rtype is ResourceType.UNSIGNED_INTEGER else INTEGER_RANGE
+        if not low <= result <= high:
+            raise CodecError(f"{where}: {str(result)[:30]} does not fit {rtype.value} in 64 bits ({low}..{high})")
+    return result
+
+
+def _coerce(value: Value, rtype: ResourceType, where: Path | str = "") -> Value:
     try:
         if rtype is ResourceType.STRING or rtype is ResourceType.CORELNK:
             if isinstance(value, str):

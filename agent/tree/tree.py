@@ -249,18 +249,19 @@ class ObjectTree:
             raise MethodNotAllowed(f"resource {path} is not executable")
         await binding.execute(arguments)
 
-    async def create(self, path: Path, values: list[ResourceValue]) -> int:
-        """Create an instance of the object ``path`` names; returns the new instance id."""
+    async def create(self, path: Path, values: list[ResourceValue], *, instance_id: int | None = None) -> int:
+        """Create an instance of the object ``path`` names; returns the new instance id.
+
+        ``instance_id`` None lets the agent choose the lowest free id; the values' own instance ids
+        are then ignored (only their resource ids count).
+        """
         if len(path) != 1:
             raise MethodNotAllowed("create needs an object path")
         node = self._object(path[0])
         if node.factory is None:
             raise MethodNotAllowed(f"object {path[0]} does not allow create")
-        ids = {rv.path[1] for rv in values if len(rv.path) >= 2}
-        if len(ids) > 1:
-            raise BadRequest("create takes one instance at a time")
-        if ids:
-            iid = ids.pop()
+        if instance_id is not None:
+            iid = instance_id
             if iid in node.instances:
                 raise BadRequest(f"instance /{path[0]}/{iid} already exists")
         else:

@@ -1,0 +1,140 @@
+"""The LwM2M client: one UDP socket, one site, one registration to one server.
+
+The socket the agent registers from is the socket it serves on: the server reaches a device behind
+NAT (a cellular link) only at the address its Register came from, so the aiocoap context is a server
+context that also sends the registration requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiocoap import Code, Context, Message
+from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
+
+from ..core.codecs import encoder_for
+from ..core.formats import ContentFormat
+from ..core.path import Path
+from ..tree import ObjectTree
+from ..tree.binding import ExecuteAction, StoredValue
+from .registration import RegistrationEngine, RegistrationSettings
+from .session import ServerSession, preferred_format_for
+from .site import LwM2MSite, read_composite
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClientSettings:
+    registration: RegistrationSettings
+    bind_host: str = "::"
+    bind_port: int = 0
+    preferred_format: ContentFormat | None = None
+
+
+def local_port(context: Context) -> int:
+    """The UDP port an aiocoap context is bound to."""
+    for interface in context.request_interfaces:
+        message_interface = getattr(getattr(interface, "token_interface", None), "message_interface", None)
+        if message_interface is not None and hasattr(message_interface, "_local_port"):
+            return int(message_interface._local_port())
+    raise RuntimeError("context has no UDP transport")
+
+
+class LwM2MClient:
+    """An agent serving ``tree`` to the server of ``settings``."""
+
+    def __init__(self, tree: ObjectTree, settings: ClientSettings) -> None:
+        self.tree = tree
+        self.settings = settings
+        reg = settings.registration
+        self.session = ServerSession(
+            tree=tree,
+            lwm2m_version=reg.lwm2m_version,
+            short_server_id=_short_server_id(tree),
+            preferred_format=settings.preferred_format,
+        )
+        self.site = LwM2MSite(lambda remote: self.session)
+        self.context: Context | None = None
+        self.engine: RegistrationEngine | None = None
+
+    @property
+    def port(self) -> int:
+        assert self.context is not None
+        return local_port(self.context)
+
+    async def start(self) -> None:
+        """Bind the socket, start serving, and start registering (returns at once)."""
+        self.context = await Context.create_server_context(
+            self.site, bind=(self.settings.bind_host, self.settings.bind_port), transports=["udp6"]
+        )
+        self.engine = RegistrationEngine(
+            self.context, self.tree, self.settings.registration,
+            content_format=lambda: int(self.session.preferred_format
+                                       or preferred_format_for(self.session.lwm2m_version)),
+        )
+        self.engine.on_version_change = self._version_changed
+        self._wire_server_object()
+        self.engine.start()
+
+    def _version_changed(self, version: str) -> None:
+        self.session.lwm2m_version = version
+
+    def _wire_server_object(self) -> None:
+        """Writes to the Server object reach the engine: lifetime (/1/x/1), binding (/1/x/7)."""
+        node = self.tree.objects.get(1)
+        if node is None or self.engine is None:
+            return
+        engine = self.engine
+        for inst in node.instances.values():
+            lifetime = inst.resources.get(1)
+            if isinstance(lifetime, StoredValue):
+                lifetime.add_listener(lambda b=lifetime: engine.set_lifetime(int(b.value)))  # type: ignore[arg-type]
+            if 8 in inst.resources:
+                inst.resources[8] = ExecuteAction(lambda _args: engine.trigger_update())
+            for rid in (2, 3):
+                default = inst.resources.get(rid)
+                if isinstance(default, StoredValue):
+                    default.add_listener(self.session.observations.refresh_defaults)
+
+    async def wait_registered(self, timeout: float | None = None) -> None:
+        assert self.engine is not None
+        await asyncio.wait_for(self.engine.registered.wait(), timeout)
+
+    async def send(self, paths: Sequence[Path], content_format: int = ContentFormat.SENML_CBOR) -> str:
+        """LwM2M 1.1 Send (``POST /dp``): push the values of ``paths`` to the server unasked.
+
+        Returns the server's response code (``"2.04"`` when it took them).
+        """
+        if self.context is None or self.engine is None or not self.engine.registered.is_set():
+            raise RuntimeError("send needs a registered client")
+        if self.session.lwm2m_version == "1.0":
+            raise RuntimeError("send is LwM2M 1.1; the server registered this client as 1.0")
+        values = await read_composite(self.session, list(paths))
+        msg = Message(code=Code.POST, uri=f"{self.settings.registration.server_uri.rstrip('/')}/dp",
+                      payload=encoder_for(content_format).encode(Path(), values, self.tree.models))
+        msg.opt.content_format = CoapContentFormat(content_format)
+        response = await self.context.request(msg).response
+        return str(response.code.dotted)
+
+    async def stop(self, deregister: bool = True) -> None:
+        """Cancel observations, de-register, close the socket."""
+        self.session.observations.cancel_all()
+        if self.engine is not None:
+            await self.engine.stop(deregister=deregister)
+        if self.context is not None:
+            await self.context.shutdown()
+            self.context = None
+
+
+def _short_server_id(tree: ObjectTree) -> int:
+    node = tree.objects.get(1)
+    if node is not None:
+        for inst in node.instances.values():
+            ssid = inst.resources.get(0)
+            if isinstance(ssid, StoredValue) and isinstance(ssid.value, int):
+                return ssid.value
+    return 0

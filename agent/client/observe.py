@@ -1,0 +1,272 @@
+"""The agent's observation registry: which server watches which path, and when to notify it.
+
+aiocoap offers ``ObservableResource``, but it neither rate-limits notifications nor knows LwM2M
+attributes, and it keeps rendering after a peer went away until the pipe notices. Here each
+observation is a :class:`~agent.core.observation.Observation` (the pure pmin/pmax/gt/lt/st logic)
+fed by the bindings' change listeners and by one timer, and its pipe is closed the moment the server
+cancels (RST, GET with Observe=1, or a new request on the same token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiocoap import Code, Message
+from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
+
+from ..core.codecs import encoder_for
+from ..core.errors import LwM2MError, MethodNotAllowed, NotFound
+from ..core.observation import Observation
+from ..core.path import Path
+from ..core.values import ResourceValue
+
+if TYPE_CHECKING:
+    from aiocoap.pipe import Pipe
+
+    from .session import ServerSession
+
+log = logging.getLogger(__name__)
+
+_OBSERVE_MODULO = 1 << 24
+
+
+def _observed_value(path: Path, values: list[ResourceValue]) -> object:
+    """What the attribute logic compares: the number of a single resource, else the whole set."""
+    if len(path) >= 3 and len(values) == 1 and len(values[0].path) == len(path):
+        return values[0].value
+    return tuple(values)
+
+
+@dataclass(eq=False)
+class ActiveObservation:
+    """One observation of one server on one path (or a set of paths, for Observe-Composite)."""
+
+    session: ServerSession
+    remote: object
+    token: bytes
+    paths: list[Path]
+    content_format: int
+    composite: bool
+    pipe: Pipe
+    logic: Observation
+    sequence: int = 0
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    timer: asyncio.TimerHandle | None = None
+    evaluating: bool = False
+    dirty: bool = False
+    unsubscribers: list[object] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.paths[0]
+
+
+class ObservationRegistry:
+    """All observations of one server session."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[tuple[object, bytes], ActiveObservation] = {}
+        self.notifications_sent = 0
+
+    def __len__(self) -> int:
+        return len(self._by_token)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._by_token.values()))
+
+    async def observe(self, pipe: Pipe, session: ServerSession) -> None:
+        """Serve an Observe=0 request: answer with the current value, then notify until cancelled."""
+        request: Message = pipe.request
+        loop = asyncio.get_running_loop()
+        composite = request.code == Code.FETCH
+        if composite:
+            from .site import LwM2MSite
+
+            paths = LwM2MSite._decode_paths(request)
+            content_format = session.composite_format(request.opt.accept)
+        else:
+            paths = [Path.from_segments(request.opt.uri_path)]
+            if not paths[0]:
+                raise MethodNotAllowed("observe of the root is not defined")
+            content_format = session.response_format(request.opt.accept, paths[0])
+        values = await self._read(session, paths, composite)
+        payload = encoder_for(content_format).encode(paths[0] if not composite else Path(),
+                                                     values, session.tree.models)
+        attrs = session.effective_attributes(paths[0])
+        obs = ActiveObservation(
+            session=session, remote=request.remote, token=request.token, paths=paths,
+            content_format=content_format, composite=composite, pipe=pipe,
+            logic=Observation(attrs, loop.time(), _observed_value(paths[0], values) if not composite
+                              else tuple(values)),
+        )
+        key = (request.remote, request.token)
+        old = self._by_token.pop(key, None)
+        if old is not None:
+            self._close(old)
+        self._by_token[key] = obs
+        self._subscribe(obs)
+        first = Message(code=Code.CONTENT, payload=payload)
+        first.opt.content_format = CoapContentFormat(content_format)
+        first.opt.observe = 0
+        pipe.add_response(first, is_last=False)
+        self._schedule(obs)
+        try:
+            await obs.done
+        finally:
+            # Reached on cancel by the server (the pipe's task is cancelled) and on our own close.
+            if self._by_token.get(key) is obs:
+                del self._by_token[key]
+            self._teardown(obs)
+
+    def cancel(self, remote: object, token: bytes, path: Path) -> None:
+        """Cancel by GET Observe=1: the observation on that token, and any of that peer on that path."""
+        for key, obs in list(self._by_token.items()):
+            if key == (remote, token) or (obs.remote == remote and obs.paths == [path]):
+                del self._by_token[key]
+                self._close(obs)
+
+    def cancel_all(self) -> None:
+        for obs in list(self._by_token.values()):
+            self._close(obs)
+        self._by_token.clear()
+
+    def attributes_changed(self, path: Path) -> None:
+        """Write-Attributes changed something at ``path``: re-derive the attributes of what it covers."""
+        loop = asyncio.get_running_loop()
+        for obs in self._by_token.values():
+            if obs.path.startswith(path) or path.startswith(obs.path):
+                obs.logic.update_attributes(obs.session.effective_attributes(obs.path), loop.time())
+                self._schedule(obs)
+
+    def refresh_defaults(self) -> None:
+        """The Server object's default pmin/pmax changed: every observation re-derives its attributes."""
+        loop = asyncio.get_running_loop()
+        for obs in self._by_token.values():
+            obs.logic.update_attributes(obs.session.effective_attributes(obs.path), loop.time())
+            self._schedule(obs)
+
+    # ---- internals ------------------------------------------------------------------------------
+    @staticmethod
+    async def _read(session: ServerSession, paths: list[Path], composite: bool) -> list[ResourceValue]:
+        if not composite:
+            return await session.tree.read(paths[0])
+        values: list[ResourceValue] = []
+        for p in paths:
+            try:
+                values.extend(await session.tree.read(p))
+            except NotFound:
+                continue
+        return values
+
+    def _subscribe(self, obs: ActiveObservation) -> None:
+        tree = obs.session.tree
+        for p in obs.paths:
+            try:
+                rpaths = list(tree.resource_paths(p[:3] if len(p) > 3 else p))  # type: ignore[arg-type]
+            except NotFound:
+                continue
+            for rpath in rpaths:
+                _model, binding = tree.binding(rpath)
+                obs.unsubscribers.append(binding.add_listener(lambda o=obs: self._changed(o)))
+
+    def _changed(self, obs: ActiveObservation) -> None:
+        if obs.done.done():
+            return
+        obs.dirty = True
+        if not obs.evaluating:
+            obs.evaluating = True
+            asyncio.get_running_loop().create_task(self._evaluate(obs))
+
+    async def _evaluate(self, obs: ActiveObservation) -> None:
+        """Re-read after a change and let the attribute logic decide whether to notify now."""
+        loop = asyncio.get_running_loop()
+        try:
+            while obs.dirty and not obs.done.done():
+                obs.dirty = False
+                values = await self._read(obs.session, obs.paths, obs.composite)
+                value = _observed_value(obs.path, values) if not obs.composite else tuple(values)
+                if obs.logic.on_value(value, loop.time()):
+                    self._send(obs, values)
+                self._schedule(obs)
+        except LwM2MError as exc:
+            self._fail(obs, exc)
+        except Exception:
+            log.exception("observation of %s failed", obs.path)
+            self._fail(obs, LwM2MError("internal error while reading the observed value"))
+        finally:
+            obs.evaluating = False
+
+    def _schedule(self, obs: ActiveObservation) -> None:
+        if obs.timer is not None:
+            obs.timer.cancel()
+            obs.timer = None
+        if obs.done.done():
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        wake = obs.logic.next_wakeup(now)
+        sample = obs.logic.next_sample(now)
+        if sample is not None and (wake is None or sample < wake):
+            wake = sample
+        if wake is not None:
+            obs.timer = loop.call_at(max(wake, now), self._on_timer, obs)
+
+    def _on_timer(self, obs: ActiveObservation) -> None:
+        obs.timer = None
+        if obs.done.done():
+            return
+        asyncio.get_running_loop().create_task(self._timer_evaluate(obs))
+
+    async def _timer_evaluate(self, obs: ActiveObservation) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            values = await self._read(obs.session, obs.paths, obs.composite)
+        except LwM2MError as exc:
+            self._fail(obs, exc)
+            return
+        value = _observed_value(obs.path, values) if not obs.composite else tuple(values)
+        now = loop.time()
+        sample = obs.logic.next_sample(now)
+        if obs.logic.on_timer(now, value) or (sample is not None and sample <= now and obs.logic.on_value(value, now)):
+            self._send(obs, values)
+        self._schedule(obs)
+
+    def _send(self, obs: ActiveObservation, values: list[ResourceValue]) -> None:
+        base = Path() if obs.composite else obs.path
+        payload = encoder_for(obs.content_format).encode(base, values, obs.session.tree.models)
+        obs.sequence = (obs.sequence + 1) % _OBSERVE_MODULO
+        msg = Message(code=Code.CONTENT, payload=payload)
+        msg.opt.content_format = CoapContentFormat(obs.content_format)
+        msg.opt.observe = obs.sequence
+        obs.pipe.add_response(msg, is_last=False)
+        self.notifications_sent += 1
+
+    def _fail(self, obs: ActiveObservation, exc: LwM2MError) -> None:
+        """The observed value became unreadable: a final error notification ends the observation."""
+        from .site import error_response
+
+        key = (obs.remote, obs.token)
+        if self._by_token.get(key) is obs:
+            del self._by_token[key]
+        if not obs.done.done():
+            obs.pipe.add_response(error_response(exc), is_last=True)
+        self._close(obs)
+
+    def _close(self, obs: ActiveObservation) -> None:
+        if not obs.done.done():
+            obs.done.set_result(None)
+        self._teardown(obs)
+
+    @staticmethod
+    def _teardown(obs: ActiveObservation) -> None:
+        if obs.timer is not None:
+            obs.timer.cancel()
+            obs.timer = None
+        for unsubscribe in obs.unsubscribers:
+            unsubscribe()  # type: ignore[operator]
+        obs.unsubscribers.clear()
+        if not obs.done.done():
+            obs.done.set_result(None)

@@ -1,0 +1,286 @@
+"""The registration interface: Register, Update, De-register, and staying registered.
+
+The engine is a loop with four states -- unregistered, registering, registered, backing off -- in
+one task, so a lifetime timer, a changed object set, a server that forgot us (4.04) and a server
+that cannot be reached are all handled in one place (LwM2M 1.1 §6.2; Leshan's
+``DefaultRegistrationEngine`` is the model).
+
+Timing rules: an Update goes out before the lifetime runs out (at 90 % of it, and never later than
+``lifetime - 2 s``); when the server cannot be reached the engine retries with exponential backoff
+and full jitter, so a fleet that lost its server does not return in lock-step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from aiocoap import Code, Context, Message
+from aiocoap.error import Error as CoapError
+from aiocoap.numbers.constants import TransportTuning
+from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
+
+from ..core.formats import ContentFormat
+from ..core.linkformat import Link, format_links
+from ..tree import ObjectTree
+
+log = logging.getLogger(__name__)
+
+
+class RegistrationState(enum.Enum):
+    UNREGISTERED = "unregistered"
+    REGISTERING = "registering"
+    REGISTERED = "registered"
+    BACKOFF = "backoff"
+    STOPPED = "stopped"
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter (AWS architecture blog's "full jitter")."""
+
+    initial: float = 1.0
+    maximum: float = 300.0
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.initial * (2 ** self.attempt))
+        self.attempt += 1
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class QuickTuning(TransportTuning):
+    """CON retransmission that gives up sooner than RFC 7252's ~93 s, so backoff takes over."""
+
+    def __init__(self, ack_timeout: float, max_retransmit: int) -> None:
+        self.ACK_TIMEOUT = ack_timeout
+        self.MAX_RETRANSMIT = max_retransmit
+
+
+@dataclass
+class RegistrationSettings:
+    server_uri: str
+    endpoint: str
+    lifetime: int = 300
+    binding: str = "U"
+    lwm2m_version: str = "1.1"
+    queue_mode: bool = False
+    ack_timeout: float = 2.0
+    max_retransmit: int = 4
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+    update_fraction: float = 0.9
+
+
+class VersionRefused(Exception):
+    """The server refused our LwM2M version (4.00 or 4.12 to a 1.1 Register)."""
+
+
+def registration_links(tree: ObjectTree, content_format: int) -> str:
+    """The Register payload: ``</>;rt="oma.lwm2m";ct=...`` then objects (not /0) and instances."""
+    links = [Link("/", {"rt": "oma.lwm2m", "ct": str(content_format)})]
+    for path in tree.instance_paths():
+        if path[0] == 0:
+            continue
+        attrs: dict[str, str | None] = {}
+        version = tree.objects[path[0]].model.version
+        if len(path) == 1 and version not in ("", "1.0"):
+            attrs["ver"] = version
+        links.append(Link(str(path), attrs))
+    # An object's version goes on its first link; objects that have instances are listed as /O/I,
+    # so a versioned object also gets a bare </O>;ver= entry (as Leshan and Anjay do).
+    out: list[Link] = []
+    seen: set[int] = set()
+    for link in links:
+        parts = link.target.strip("/").split("/")
+        if link.target != "/" and len(parts) == 2:
+            oid = int(parts[0])
+            version = tree.objects[oid].model.version
+            if oid not in seen and version not in ("", "1.0"):
+                out.append(Link(f"/{oid}", {"ver": version}))
+            seen.add(oid)
+        out.append(link)
+    return format_links(out)
+
+
+class RegistrationEngine:
+    """Keeps one agent registered to one LwM2M server over an aiocoap context."""
+
+    def __init__(self, context: Context, tree: ObjectTree, settings: RegistrationSettings,
+                 content_format: Callable[[], int] | None = None) -> None:
+        self.context = context
+        self.tree = tree
+        self.settings = settings
+        self.lwm2m_version = settings.lwm2m_version
+        self.state = RegistrationState.UNREGISTERED
+        self.location: tuple[str, ...] | None = None
+        self.registered = asyncio.Event()
+        self.registrations = 0
+        self.updates = 0
+        self.server_remote: object | None = None
+        self._content_format = content_format or (lambda: int(ContentFormat.TLV))
+        self._wakeup = asyncio.Event()
+        self._objects_changed = False
+        self._params_changed = False
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self.on_version_change: Callable[[str], None] | None = None
+        tree.add_structure_listener(self.objects_changed)
+
+    # ---- triggers ---------------------------------------------------------------------------
+    def objects_changed(self) -> None:
+        """The object set changed: the next Update carries the new link list."""
+        self._objects_changed = True
+        self._wakeup.set()
+
+    def trigger_update(self) -> None:
+        """Registration Update Trigger (/1/x/8) or a changed lifetime/binding."""
+        self._params_changed = True
+        self._wakeup.set()
+
+    def set_lifetime(self, lifetime: int) -> None:
+        if lifetime != self.settings.lifetime:
+            self.settings.lifetime = lifetime
+            self.trigger_update()
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="registration")
+
+    async def stop(self, deregister: bool = True) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if deregister and self.location is not None:
+            await self.deregister()
+        self.state = RegistrationState.STOPPED
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if self.location is None:
+                    self.state = RegistrationState.REGISTERING
+                    await self.register()
+                    self._backoff.reset()
+                await self._wait_for_update_time()
+                ok = await self.update()
+                if not ok:
+                    self.location = None
+                    self.registered.clear()
+                    continue
+                self._backoff.reset()
+            except (TimeoutError, CoapError, OSError, RegistrationFailed) as exc:
+                self.location = None
+                self.registered.clear()
+                self.state = RegistrationState.BACKOFF
+                delay = self._backoff.next_delay()
+                log.warning("cannot reach LwM2M server %s (%s); retrying in %.1f s",
+                            self.settings.server_uri, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _wait_for_update_time(self) -> None:
+        lifetime = self.settings.lifetime
+        delay = max(1.0, min(lifetime * self.settings.update_fraction, lifetime - 2.0))
+        self._wakeup.clear()
+        if self._objects_changed or self._params_changed:
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), delay)
+
+    # ---- the three messages -----------------------------------------------------------------
+    def _tuning(self) -> QuickTuning:
+        return QuickTuning(self.settings.ack_timeout, self.settings.max_retransmit)
+
+    async def register(self) -> None:
+        try:
+            await self._register_once(self.lwm2m_version)
+        except VersionRefused:
+            if self.lwm2m_version == "1.0":
+                raise RegistrationFailed("server refused LwM2M 1.0 registration") from None
+            log.warning("server refused LwM2M %s; registering as 1.0", self.lwm2m_version)
+            self.lwm2m_version = "1.0"
+            if self.on_version_change is not None:
+                self.on_version_change("1.0")
+            await self._register_once("1.0")
+
+    async def _register_once(self, version: str) -> None:
+        s = self.settings
+        query = [f"ep={quote(s.endpoint, safe='')}", f"lt={s.lifetime}", f"lwm2m={version}", f"b={s.binding}"]
+        if s.queue_mode and version != "1.0":
+            query.append("Q")
+        msg = Message(code=Code.POST, uri=f"{s.server_uri.rstrip('/')}/rd", transport_tuning=self._tuning())
+        msg.opt.uri_query = tuple(query)
+        msg.opt.content_format = CoapContentFormat(ContentFormat.LINK_FORMAT)
+        self._objects_changed = False
+        self._params_changed = False
+        msg.payload = registration_links(self.tree, self._content_format()).encode()
+        response = await self.context.request(msg).response
+        if response.code == Code.CREATED and response.opt.location_path:
+            self.location = tuple(response.opt.location_path)
+            self.server_remote = response.remote
+            self.registrations += 1
+            self.state = RegistrationState.REGISTERED
+            self.registered.set()
+            log.info("registered to %s as %s (location /%s, lifetime %d s, LwM2M %s)",
+                     s.server_uri, s.endpoint, "/".join(self.location), s.lifetime, version)
+            return
+        if version != "1.0" and response.code in (Code.BAD_REQUEST, Code.PRECONDITION_FAILED):
+            raise VersionRefused()
+        raise RegistrationFailed(f"register answered {response.code}: {response.payload[:100]!r}")
+
+    async def update(self) -> bool:
+        """Send an Update; False when the server no longer knows us (4.04), so we re-register."""
+        assert self.location is not None
+        s = self.settings
+        msg = Message(code=Code.POST, uri=f"{s.server_uri.rstrip('/')}/{'/'.join(self.location)}",
+                      transport_tuning=self._tuning())
+        query: list[str] = []
+        if self._params_changed:
+            query += [f"lt={s.lifetime}", f"b={s.binding}"]
+        if query:
+            msg.opt.uri_query = tuple(query)
+        if self._objects_changed:
+            msg.opt.content_format = CoapContentFormat(ContentFormat.LINK_FORMAT)
+            msg.payload = registration_links(self.tree, self._content_format()).encode()
+        self._objects_changed = False
+        self._params_changed = False
+        response = await self.context.request(msg).response
+        if response.code == Code.CHANGED:
+            self.updates += 1
+            log.debug("registration update ok")
+            return True
+        if response.code == Code.NOT_FOUND:
+            log.warning("server forgot registration /%s; registering again", "/".join(self.location))
+            return False
+        raise RegistrationFailed(f"update answered {response.code}")
+
+    async def deregister(self) -> None:
+        if self.location is None:
+            return
+        s = self.settings
+        msg = Message(code=Code.DELETE, uri=f"{s.server_uri.rstrip('/')}/{'/'.join(self.location)}",
+                      transport_tuning=QuickTuning(min(s.ack_timeout, 1.0), 2))
+        try:
+            response = await asyncio.wait_for(self.context.request(msg).response, 10)
+            log.info("de-registered from %s (%s)", s.server_uri, response.code)
+        except (TimeoutError, CoapError, OSError) as exc:
+            log.warning("de-register failed: %s", exc)
+        self.location = None
+        self.registered.clear()
+        self.state = RegistrationState.UNREGISTERED
+
+
+class RegistrationFailed(Exception):
+    """The server answered the registration with an error that retrying may fix."""

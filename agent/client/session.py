@@ -1,0 +1,117 @@
+"""A server session: what the agent keeps per LwM2M server it talks to.
+
+Attributes written by a server, its observations and the content format it prefers belong to that
+server (LwM2M keys attributes by Short Server ID), so they live here rather than in the tree, which
+all servers share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ..core.attributes import AttributeStore, NotificationAttributes
+from ..core.codecs import encoder_for
+from ..core.errors import BadRequest
+from ..core.formats import ContentFormat
+from ..core.linkformat import Link
+from ..core.model import ObjectLink
+from ..core.path import Path
+from ..tree import ObjectTree
+from ..tree.binding import StoredValue
+from .observe import ObservationRegistry
+
+LWM2M_VERSIONS = ("1.0", "1.1")
+
+
+def preferred_format_for(lwm2m_version: str) -> ContentFormat:
+    """TLV is the only rich format every 1.0 server (and Soracom Inventory) reads; 1.1 prefers SenML CBOR."""
+    return ContentFormat.TLV if lwm2m_version == "1.0" else ContentFormat.SENML_CBOR
+
+
+@dataclass
+class ServerSession:
+    tree: ObjectTree
+    lwm2m_version: str = "1.1"
+    short_server_id: int = 0
+    preferred_format: ContentFormat | None = None
+    bootstrapping: bool = False
+    attributes: AttributeStore = field(default_factory=AttributeStore)
+    observations: ObservationRegistry = field(default_factory=ObservationRegistry)
+    on_bootstrap_finish: Callable[[], Awaitable[None]] | None = None
+
+    def response_format(self, accept: object, path: Path) -> int:
+        """The content format of a Read or Observe answer: Accept if given, else the preferred one."""
+        if accept is not None:
+            fmt = int(accept)  # type: ignore[call-overload]
+            encoder_for(fmt)
+            return fmt
+        return int(self.preferred_format or preferred_format_for(self.lwm2m_version))
+
+    def composite_format(self, accept: object) -> int:
+        if accept is None:
+            return int(ContentFormat.SENML_CBOR)
+        fmt = int(accept)  # type: ignore[call-overload]
+        if fmt not in (ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR):
+            from ..core.errors import NotAcceptable
+
+            raise NotAcceptable("composite answers are SenML JSON or SenML CBOR")
+        return fmt
+
+    def default_attributes(self) -> NotificationAttributes:
+        """pmin/pmax defaults from this server's Server object instance (/1/x/2 and /1/x/3)."""
+        pmin = pmax = None
+        node = self.tree.objects.get(1)
+        if node is not None:
+            for inst in node.instances.values():
+                ssid = inst.resources.get(0)
+                if (isinstance(ssid, StoredValue) and ssid.value == self.short_server_id) or len(
+                    node.instances
+                ) == 1:
+                    p2, p3 = inst.resources.get(2), inst.resources.get(3)
+                    if isinstance(p2, StoredValue) and isinstance(p2.value, int):
+                        pmin = p2.value
+                    if isinstance(p3, StoredValue) and isinstance(p3.value, int):
+                        pmax = p3.value
+                    break
+        return NotificationAttributes(pmin=pmin, pmax=pmax)
+
+    def effective_attributes(self, path: Path) -> NotificationAttributes:
+        return self.attributes.effective(path, self.default_attributes())
+
+    async def bootstrap_finish(self) -> None:
+        if not self.bootstrapping:
+            raise BadRequest("Bootstrap-Finish outside a bootstrap session")
+        if self.on_bootstrap_finish is not None:
+            await self.on_bootstrap_finish()
+
+    def bootstrap_discover_links(self, path: Path) -> list[Link]:
+        """Bootstrap-Discover (LwM2M 1.1 §5.2.7.3): objects and instances, with ssid/uri of servers."""
+        if len(path) > 1:
+            raise BadRequest("bootstrap-discover takes the root or an object")
+        links = [Link("/", {"lwm2m": self.lwm2m_version})]
+        for oid in sorted(self.tree.objects):
+            if path and oid != path[0]:
+                continue
+            node = self.tree.objects[oid]
+            ver = node.model.version
+            attrs: dict[str, str | None] = {"ver": ver} if ver not in ("", "1.0") else {}
+            links.append(Link(f"/{oid}", attrs))
+            for iid in sorted(node.instances):
+                inst_attrs: dict[str, str | None] = {}
+                res = node.instances[iid].resources
+                if oid == 0:
+                    ssid, uri, is_bs = res.get(10), res.get(0), res.get(1)
+                    if isinstance(is_bs, StoredValue) and not is_bs.value and isinstance(ssid, StoredValue):
+                        inst_attrs["ssid"] = str(ssid.value)
+                    if isinstance(uri, StoredValue):
+                        inst_attrs["uri"] = str(uri.value)
+                elif oid == 1:
+                    ssid = res.get(0)
+                    if isinstance(ssid, StoredValue):
+                        inst_attrs["ssid"] = str(ssid.value)
+                links.append(Link(f"/{oid}/{iid}", inst_attrs))
+        return links
+
+
+__all__ = ["LWM2M_VERSIONS", "ObjectLink", "ServerSession", "preferred_format_for"]

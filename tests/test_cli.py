@@ -1,0 +1,69 @@
+"""The ``lwm2m-agent`` command as a user runs it: a real subprocess against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import pytest
+from support import SHARED
+
+from agent.core.formats import ContentFormat
+from agent.simulator.lwm2m_server import LwM2MServer
+
+CLI = [sys.executable, "-m", "agent.cli"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_run_registers_serves_and_deregisters_on_signal(server: LwM2MServer, sig: int) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "run", "--server", server.uri, "--endpoint", "cli-device", "--lifetime", "30", "--bind", "127.0.0.1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        reg = await server.wait_registered("cli-device", 15)
+        assert reg.lifetime == 30
+        assert {"/1/0", "/3/0", "/3303/0"} <= set(reg.object_links)
+        manufacturer = await server.read("cli-device", "/3/0/0", ContentFormat.TEXT)
+        assert manufacturer.code == "2.05" and manufacturer.text
+        temperature = await server.read("cli-device", "/3303/0/5700", ContentFormat.TEXT)
+        assert temperature.code == "2.05" and -10 <= float(temperature.text) <= 45
+        proc.send_signal(sig)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 15)
+        assert proc.returncode == 0, stderr.decode()
+        assert not server.is_registered("cli-device"), "de-registered before exiting"
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def run_cli(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(*CLI, *args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+@pytest.mark.skipif(not (SHARED / "oma-registry").is_dir(), reason="../shared/oma-registry is not beside the repo")
+async def test_objects_validate_the_oma_registry() -> None:
+    code, out = await run_cli("objects", "validate", str(SHARED / "oma-registry"))
+    last = out.strip().splitlines()[-1]
+    loaded = int(last.split()[0])
+    assert code == 0, out[-2000:]
+    assert last.endswith("loaded, 0 refused") and loaded > 700
+
+
+async def test_objects_validate_reports_a_bad_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.json"
+    good.write_text('{"objectId": 30001, "name": "Fan", "resources": [{"id": 0, "name": "Speed", '
+                    '"operations": "RW", "type": "INTEGER"}]}')
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<LWM2M><Object><Name>x</Name></LWM2M>")
+    code, out = await run_cli("objects", "validate", str(tmp_path))
+    lines = out.strip().splitlines()
+    assert code == 1
+    assert lines[-1] == "1 loaded, 1 refused"
+    assert "bad.xml" in lines[0]
