@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+import contextlib
 from dataclasses import dataclass
+from pathlib import Path as FsPath
 
 from aiocoap import Code, Context, Message
 from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
@@ -33,6 +35,11 @@ class ClientSettings:
     bind_host: str = "::"
     bind_port: int = 0
     preferred_format: ContentFormat | None = None
+    # Client-initiated bootstrap: when set, the DM server comes from the bootstrap server.
+    bootstrap_uri: str | None = None
+    state_dir: FsPath | None = None
+    force_bootstrap: bool = False
+    bootstrap_timeout: float = 60.0
 
 
 def local_port(context: Context) -> int:
@@ -60,6 +67,7 @@ class LwM2MClient:
         self.site = LwM2MSite(lambda remote: self.session)
         self.context: Context | None = None
         self.engine: RegistrationEngine | None = None
+        self._lifecycle: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -77,6 +85,48 @@ class LwM2MClient:
                                        or preferred_format_for(self.session.lwm2m_version)),
         )
         self.engine.on_version_change = self._version_changed
+        if self.settings.bootstrap_uri is None:
+            self._wire_server_object()
+            self.engine.start()
+        else:
+            self._lifecycle = asyncio.get_running_loop().create_task(self._bootstrap_then_register())
+
+    async def _bootstrap_then_register(self) -> None:
+        """Bootstrap (or restore what an earlier bootstrap saved), then register to that server."""
+        from .bootstrap import BootstrapFailed, bootstrap, forget_accounts, load_accounts, save_accounts
+
+        s = self.settings
+        assert self.context is not None and self.engine is not None and s.bootstrap_uri is not None
+        if s.state_dir is not None and s.force_bootstrap:
+            forget_accounts(s.state_dir)
+        restored = s.state_dir is not None and load_accounts(self.tree, s.state_dir)
+        if restored:
+            from .bootstrap import server_account
+
+            account = server_account(self.tree)
+            log.info("using saved bootstrap account for %s", account.server_uri)
+        else:
+            backoff = self.engine.backoff
+            while True:
+                try:
+                    account = await bootstrap(self.context, self.session, s.bootstrap_uri, s.registration.endpoint,
+                                              timeout=s.bootstrap_timeout, ack_timeout=s.registration.ack_timeout)
+                    break
+                except BootstrapFailed as exc:
+                    delay = backoff.next_delay()
+                    log.warning("%s; retrying in %.1f s", exc, delay)
+                    await asyncio.sleep(delay)
+            backoff.reset()
+            if s.state_dir is not None:
+                save_accounts(self.tree, s.state_dir)
+        if account.server_uri.startswith("coaps"):
+            log.error("%s needs DTLS (PSK identity %r); this build has no DTLS transport, so the agent "
+                      "cannot register there", account.server_uri, account.identity.decode(errors="replace"))
+        reg = s.registration
+        reg.server_uri = account.server_uri
+        reg.lifetime = account.lifetime
+        reg.binding = account.binding
+        self.session.short_server_id = account.short_server_id
         self._wire_server_object()
         self.engine.start()
 
@@ -93,8 +143,8 @@ class LwM2MClient:
             lifetime = inst.resources.get(1)
             if isinstance(lifetime, StoredValue):
                 lifetime.add_listener(lambda b=lifetime: engine.set_lifetime(int(b.value)))  # type: ignore[arg-type]
-            if 8 in inst.resources:
-                inst.resources[8] = ExecuteAction(lambda _args: engine.trigger_update())
+            # Registration Update Trigger: bootstrap never writes executables, so it is always ours.
+            inst.resources[8] = ExecuteAction(lambda _args: engine.trigger_update())
             for rid in (2, 3):
                 default = inst.resources.get(rid)
                 if isinstance(default, StoredValue):
@@ -122,6 +172,11 @@ class LwM2MClient:
 
     async def stop(self, deregister: bool = True) -> None:
         """Cancel observations, de-register, close the socket."""
+        if self._lifecycle is not None:
+            self._lifecycle.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lifecycle
+            self._lifecycle = None
         self.session.observations.cancel_all()
         if self.engine is not None:
             await self.engine.stop(deregister=deregister)

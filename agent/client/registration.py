@@ -133,7 +133,7 @@ class RegistrationEngine:
         self._objects_changed = False
         self._params_changed = False
         self._task: asyncio.Task[None] | None = None
-        self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.on_version_change: Callable[[str], None] | None = None
         tree.add_structure_listener(self.objects_changed)
 
@@ -173,19 +173,19 @@ class RegistrationEngine:
                 if self.location is None:
                     self.state = RegistrationState.REGISTERING
                     await self.register()
-                    self._backoff.reset()
+                    self.backoff.reset()
                 await self._wait_for_update_time()
                 ok = await self.update()
                 if not ok:
                     self.location = None
                     self.registered.clear()
                     continue
-                self._backoff.reset()
+                self.backoff.reset()
             except (TimeoutError, CoapError, OSError, RegistrationFailed) as exc:
                 self.location = None
                 self.registered.clear()
                 self.state = RegistrationState.BACKOFF
-                delay = self._backoff.next_delay()
+                delay = self.backoff.next_delay()
                 log.warning("cannot reach LwM2M server %s (%s); retrying in %.1f s",
                             self.settings.server_uri, exc, delay)
                 await asyncio.sleep(delay)

@@ -394,7 +394,11 @@ def parse_ipv6_default_routers(text: str) -> list[tuple[str, ipaddress.IPv6Addre
 def router_addresses(root: Path, interface: str | None = None) -> list[str]:
     """Gateways of the IPv4 routes and IPv6 default routes (of ``interface`` when given)."""
     found: list[str] = []
-    for route in routes(root):
+    try:
+        v4_routes = routes(root)
+    except FactUnavailable:
+        v4_routes = []
+    for route in v4_routes:
         gateway = str(route.gateway)
         if route.gateway is not None and interface in (None, route.interface) and gateway not in found:
             found.append(gateway)
@@ -405,6 +409,9 @@ def router_addresses(root: Path, interface: str | None = None) -> list[str]:
     for name, hop in v6:
         if interface in (None, name) and str(hop) not in found:
             found.append(str(hop))
+    if not found:
+        where = f" for {interface}" if interface is not None else ""
+        raise FactUnavailable(f"no router{where} in {root / 'proc/net/route'} or {root / 'proc/net/ipv6_route'}")
     return found
 
 
@@ -451,7 +458,10 @@ def ip_addresses(root: Path, interface: str | None = None) -> list[str]:
         v4 = parse_fib_trie_local(read_text(root, "proc/net/fib_trie"))
     except FactUnavailable:
         v4 = []
-    connected = [r for r in routes(root) if r.gateway is None] if v4 else []
+    try:
+        connected = [r for r in routes(root) if r.gateway is None] if v4 else []
+    except FactUnavailable:
+        connected = []
     for address in v4:
         if address.is_loopback:
             continue
@@ -467,6 +477,10 @@ def ip_addresses(root: Path, interface: str | None = None) -> list[str]:
             continue
         if interface in (None, name):
             found.append(str(address6))
+    if not found:
+        where = f" on {interface}" if interface is not None else ""
+        raise FactUnavailable(f"no IP address{where} in {root / 'proc/net/fib_trie'} "
+                              f"or {root / 'proc/net/if_inet6'}")
     return found
 
 

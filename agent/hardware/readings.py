@@ -95,7 +95,8 @@ class LineSelector:
     ``pattern`` both selects the lines meant for this resource (a line that does not match is
     somebody else's and is ignored) and extracts the value (group ``value``, else group 1, else the
     whole match). ``field`` then splits what is left by ``separator`` (whitespace when None) and
-    takes that field (negative counts from the end). A line that matches but lacks the field is
+    takes that field (negative counts from the end); with a pattern that has no groups, ``field``
+    splits the whole line (``pattern="^H,", field=2, separator=","`` reads "H,sensor1,48" as 48). A line that matches but lacks the field is
     malformed: ``extract`` raises ``ValueError`` for it.
     """
 
@@ -117,9 +118,14 @@ class LineSelector:
         """The value's text in ``line``; None when the line is not for this resource."""
         text: str | None = line
         if self.pattern is not None:
-            text = match_value(self.pattern, line)
-            if text is None:
-                return None
+            if self.field is not None and self.pattern.groups == 0:
+                # A pattern without groups only selects the lines; the field is taken from the line.
+                if self.pattern.search(line) is None:
+                    return None
+            else:
+                text = match_value(self.pattern, line)
+                if text is None:
+                    return None
         assert text is not None
         if self.field is not None:
             parts = text.split(self.separator)

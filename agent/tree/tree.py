@@ -295,15 +295,15 @@ class ObjectTree:
     async def delete(self, path: Path, *, bootstrap: bool = False) -> None:
         """Delete an instance (or, in bootstrap, an object's instances or everything)."""
         if bootstrap and len(path) <= 1:
-            for oid, node in self.objects.items():
-                if path and oid != path[0]:
+            # Delete-all removes the server accounts (Security, Server), never the bootstrap
+            # server's own account, and leaves the objects bound to hardware alone (as Leshan does).
+            targets = [path[0]] if path else [0, 1]
+            for oid in targets:
+                node = self._object(oid) if path else self.objects.get(oid)
+                if node is None:
                     continue
-                if oid == 0:
-                    # The bootstrap server's own Security instance survives a delete-all.
-                    keep = {i: inst for i, inst in node.instances.items() if _is_bootstrap_security(inst)}
-                    node.instances = keep
-                elif node.deletable:
-                    node.instances.clear()
+                node.instances = {i: inst for i, inst in node.instances.items()
+                                  if oid == 0 and _is_bootstrap_security(inst)}
             self._structure_changed()
             return
         if len(path) != 2:
