@@ -168,3 +168,16 @@ async def test_send(server: LwM2MServer, agent: LwM2MClient) -> None:
     endpoint, values = server.sent[-1]
     assert endpoint == EP
     assert {rv.path for rv in values} == {Path(3303, 0, 5700), Path(32769, 0, 0)}
+
+
+async def test_large_object_set_registers_blockwise(server: LwM2MServer) -> None:
+    tree = build_tree(server.uri)
+    for iid in range(1, 200):
+        tree.add_instance(32769, ObjectInstance(iid, {0: StoredValue(f"instance {iid}")}))
+    client = LwM2MClient(tree, client_settings(server.uri))
+    await client.start()
+    try:
+        reg = await server.wait_registered(EP, 5)
+        assert "/32769/199" in reg.object_links and len(reg.object_links) > 200
+    finally:
+        await client.stop()

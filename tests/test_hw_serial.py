@@ -291,7 +291,7 @@ async def test_line_values_by_pattern_and_field(pty: Pty) -> None:
         assert await humidity.read() == 48
         assert await door.read() is False
         await until(lambda: humidity.bad_lines.count == 1)  # "H,short" has no field 2
-        pty.send("T=abc\nDOOR ajar\nDOOR on\n")
+        pty.send("T=1.2.3\nDOOR ajar\nDOOR on\n")
         await d_changes.next()
         assert await door.read() is True
         assert temperature.bad_lines.count == 1

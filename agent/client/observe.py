@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiocoap import Code, Message
+from aiocoap.numbers.constants import Reliable, Unreliable
 from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
 
 from ..core.codecs import encoder_for
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _OBSERVE_MODULO = 1 << 24
+_RELIABLE = Reliable()
+_UNRELIABLE = Unreliable()
 
 
 def _observed_value(path: Path, values: list[ResourceValue]) -> object:
@@ -58,6 +61,7 @@ class ActiveObservation:
     evaluating: bool = False
     dirty: bool = False
     unsubscribers: list[object] = field(default_factory=list)
+    last_confirmable: float = 0.0
 
     @property
     def path(self) -> Path:
@@ -66,6 +70,9 @@ class ActiveObservation:
 
 class ObservationRegistry:
     """All observations of one server session."""
+
+    confirmable_every = 16
+    confirmable_interval = 30.0
 
     def __init__(self) -> None:
         self._by_token: dict[tuple[object, bytes], ActiveObservation] = {}
@@ -238,7 +245,14 @@ class ObservationRegistry:
         base = Path() if obs.composite else obs.path
         payload = encoder_for(obs.content_format).encode(base, values, obs.session.tree.models)
         obs.sequence = (obs.sequence + 1) % _OBSERVE_MODULO
-        msg = Message(code=Code.CONTENT, payload=payload)
+        # Mostly NON, so a fast source is not held to one notification per round trip (aiocoap sends
+        # one CON at a time per peer); a CON now and then tells us whether the server still listens
+        # (it answers RST when it forgot the token), as RFC 7641 §4.5 asks.
+        now = asyncio.get_running_loop().time()
+        confirmable = obs.sequence % self.confirmable_every == 1 or now - obs.last_confirmable >= self.confirmable_interval
+        if confirmable:
+            obs.last_confirmable = now
+        msg = Message(code=Code.CONTENT, payload=payload, transport_tuning=_RELIABLE if confirmable else _UNRELIABLE)
         msg.opt.content_format = CoapContentFormat(obs.content_format)
         msg.opt.observe = obs.sequence
         obs.pipe.add_response(msg, is_last=False)

@@ -17,7 +17,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiocoap import Code, Context, Message
+from aiocoap.blockwise import Block1Spool
 from aiocoap.error import Error as CoapError
+from aiocoap.error import RenderableError
 from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
 
 from ..client.agent import local_port
@@ -32,6 +34,7 @@ from ..core.values import ResourceValue
 log = logging.getLogger(__name__)
 
 SUPPORTED_VERSIONS = ("1.0", "1.1")
+MAX_REGISTER_PAYLOAD = 1 << 20
 
 
 @dataclass
@@ -116,6 +119,12 @@ class Observation:
         self.first: Result | None = None
         self.cancelled = False
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def notifying(self) -> bool:
+        """True when the client took the observation (its first answer carried Observe), so
+        notifications may follow; False when it refused or answered a plain read."""
+        return self._task is not None
 
     def __aiter__(self) -> AsyncIterator[Result]:
         return self._iterate()
@@ -462,6 +471,7 @@ class _ServerSite:
 
     def __init__(self, server: LwM2MServer) -> None:
         self.server = server
+        self._block1 = Block1Spool()
 
     async def needs_blockwise_assembly(self, request: Message) -> bool:
         return True
@@ -470,6 +480,16 @@ class _ServerSite:
         request: Message = pipe.request  # type: ignore[attr-defined]
         path = request.opt.uri_path
         try:
+            # A Register listing many objects goes blockwise (RFC 7959): reassemble it first.
+            if request.opt.block1 is not None:
+                if request.opt.block1.start + len(request.payload) > MAX_REGISTER_PAYLOAD:
+                    pipe.add_response(Message(code=Code.REQUEST_ENTITY_TOO_LARGE), is_last=True)  # type: ignore
+                    return
+                try:
+                    request = self._block1.feed_and_take(request)
+                except RenderableError as exc:
+                    pipe.add_response(exc.to_message(), is_last=True)  # type: ignore[attr-defined]
+                    return
             if path == ("rd",) and request.code == Code.POST:
                 response = self.server.handle_register(request)
             elif len(path) == 2 and path[0] == "rd" and request.code == Code.POST:
@@ -483,4 +503,5 @@ class _ServerSite:
         except Exception as exc:  # the server must keep serving whatever a client sends
             log.exception("server failed on %s", request)
             response = Message(code=Code.INTERNAL_SERVER_ERROR, payload=str(exc).encode()[:200])
+        response.opt.block1 = request.opt.block1
         pipe.add_response(response, is_last=True)  # type: ignore[attr-defined]

@@ -63,6 +63,16 @@ CREATE INDEX IF NOT EXISTS files_by_parent ON files (scope, parent, name);
 CREATE TABLE IF NOT EXISTS sigfox_devices (device_id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS device_secrets (device_id TEXT PRIMARY KEY, secret TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS device_object_models (model_id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch_groups (batch_group_id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batch_jobs (
+    job_id TEXT PRIMARY KEY, batch_group_id TEXT NOT NULL, record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batch_jobs_by_group ON batch_jobs (batch_group_id);
+CREATE TABLE IF NOT EXISTS batch_tasks (
+    job_id TEXT NOT NULL, task_id INTEGER NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (job_id, task_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS api_tokens (
     api_key TEXT PRIMARY KEY, token TEXT NOT NULL, operator_id TEXT NOT NULL, expires_at REAL NOT NULL
 ) WITHOUT ROWID;
@@ -600,6 +610,98 @@ class CloudStore:
     def device_secret(self, device_id: str) -> str | None:
         row = self._db.execute("SELECT secret FROM device_secrets WHERE device_id=?", (device_id,)).fetchone()
         return None if row is None else str(row["secret"])
+
+    # ---- Inventory device object models ---------------------------------------------------------------
+    # Records are the Inventory service's JSON (metadata and the uploaded definition); it validates them.
+
+    def save_device_object_model(self, model_id: str, record: Mapping[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO device_object_models VALUES (?, ?)", (model_id, json.dumps(dict(record)))
+        )
+
+    def device_object_models(self) -> list[tuple[str, dict[str, Any]]]:
+        rows = self._db.execute("SELECT model_id, record FROM device_object_models ORDER BY model_id")
+        return [(row["model_id"], dict(json.loads(row["record"]))) for row in rows]
+
+    def delete_device_object_model(self, model_id: str) -> bool:
+        cursor = self._db.execute("DELETE FROM device_object_models WHERE model_id=?", (model_id,))
+        return cursor.rowcount > 0
+
+    # ---- Batch groups, jobs and tasks ----------------------------------------------------------------
+    # Records are the Batch service's JSON; jobs list in creation order (rowid), tasks by task id.
+
+    def save_batch_group(self, group_id: str, record: Mapping[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO batch_groups VALUES (?, ?)", (group_id, json.dumps(dict(record)))
+        )
+
+    def get_batch_group(self, group_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT record FROM batch_groups WHERE batch_group_id=?", (group_id,)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row["record"]))
+
+    def list_batch_groups(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT record FROM batch_groups ORDER BY batch_group_id")
+        return [dict(json.loads(row["record"])) for row in rows]
+
+    def delete_batch_group(self, group_id: str) -> bool:
+        """Delete a group with its jobs and their tasks."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM batch_tasks WHERE job_id IN (SELECT job_id FROM batch_jobs WHERE batch_group_id=?)",
+                (group_id,),
+            )
+            db.execute("DELETE FROM batch_jobs WHERE batch_group_id=?", (group_id,))
+            return db.execute("DELETE FROM batch_groups WHERE batch_group_id=?", (group_id,)).rowcount > 0
+
+    def save_batch_job(self, group_id: str, job_id: str, record: Mapping[str, Any]) -> None:
+        """Create or update a job; an update keeps the job's place in its group's order."""
+        text = json.dumps(dict(record))
+        with self._transaction() as db:
+            if db.execute("UPDATE batch_jobs SET record=? WHERE job_id=?", (text, job_id)).rowcount == 0:
+                db.execute("INSERT INTO batch_jobs (job_id, batch_group_id, record) VALUES (?, ?, ?)",
+                           (job_id, group_id, text))
+
+    def get_batch_job(self, job_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT record FROM batch_jobs WHERE job_id=?", (job_id,)).fetchone()
+        return None if row is None else dict(json.loads(row["record"]))
+
+    def list_batch_jobs(self, group_id: str | None = None) -> list[dict[str, Any]]:
+        """Jobs in creation order, of one group or of all."""
+        if group_id is None:
+            rows = self._db.execute("SELECT record FROM batch_jobs ORDER BY rowid")
+        else:
+            rows = self._db.execute(
+                "SELECT record FROM batch_jobs WHERE batch_group_id=? ORDER BY rowid", (group_id,)
+            )
+        return [dict(json.loads(row["record"])) for row in rows]
+
+    def save_batch_tasks(self, job_id: str, tasks: list[tuple[int, str, Mapping[str, Any]]]) -> None:
+        """Create or update tasks of a job, each ``(task_id, status, record)``, in one transaction."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO batch_tasks VALUES (?, ?, ?, ?)",
+                [(job_id, task_id, status, json.dumps(dict(record))) for task_id, status, record in tasks],
+            )
+
+    def batch_tasks(
+        self, job_id: str, *, status: str | None = None, after: int | None = None, limit: int | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A page of a job's tasks by task id, optionally of one status, and the next page's key."""
+        clauses = ["job_id=?", "task_id>?"]
+        args: list[Any] = [job_id, -1 if after is None else after]
+        if status is not None:
+            clauses.append("status=?")
+            args.append(status)
+        query = f"SELECT task_id, record FROM batch_tasks WHERE {' AND '.join(clauses)} ORDER BY task_id"
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(limit + 1)
+        rows = self._db.execute(query, args).fetchall()
+        page = rows if limit is None else rows[:limit]
+        more = limit is not None and len(rows) > limit and page
+        return [dict(json.loads(row["record"])) for row in page], (page[-1]["task_id"] if more else None)
 
     # ---- API tokens ---------------------------------------------------------------------------------
 
