@@ -144,6 +144,7 @@ def simulate(lwm2m_port: int, lwm2m_version: str, lifetime: int, verbose: int) -
     from .client.agent import ClientSettings, LwM2MClient
     from .client.defaults import default_tree
     from .client.registration import RegistrationSettings
+    from .core.formats import ContentFormat
     from .models import shipped_models
     from .simulator.lwm2m_server import LwM2MServer
 
@@ -169,9 +170,9 @@ def simulate(lwm2m_port: int, lwm2m_version: str, lifetime: int, verbose: int) -
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), 10)
-            except asyncio.TimeoutError:
-                result = await server.read(endpoint, "/3303/0/5700")
-                click.echo(f"read /3303/0/5700 -> {result.code} {result.values[0].value if result.values else ''}")
+            except TimeoutError:
+                result = await server.read(endpoint, "/3303/0/5700", ContentFormat.TEXT)
+                click.echo(f"read /3303/0/5700 -> {result.code} {result.text}")
         await client.stop(deregister=True)
         await tree_close(tree)
         await server.stop()

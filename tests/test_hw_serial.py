@@ -328,12 +328,16 @@ async def answer_queries(pty: Pty, answers: dict[bytes, bytes]) -> None:
     loop = asyncio.get_running_loop()
     buffer = bytearray()
     readable = asyncio.Event()
+    os.set_blocking(pty.master, False)  # a readiness seen by the event may already be consumed
     loop.add_reader(pty.master, readable.set)
     try:
         while True:
             await readable.wait()
             readable.clear()
-            buffer += os.read(pty.master, 1024)
+            try:
+                buffer += os.read(pty.master, 1024)
+            except BlockingIOError:
+                continue
             while b"\r\n" in buffer:
                 query, _, rest = bytes(buffer).partition(b"\r\n")
                 buffer[:] = rest

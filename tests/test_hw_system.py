@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,8 +120,8 @@ def pc_root(tmp_path: Path) -> Path:
     return root
 
 
-async def fact(root: Path, name: str, **kwargs: object) -> object:
-    return await SystemFact(fact=name, root=root, modem_command=NO_MODEM, **kwargs).read()  # type: ignore[arg-type]
+async def fact(root: Path, name: str, **kwargs: Any) -> Any:
+    return await SystemFact(fact=name, root=root, modem_command=NO_MODEM, **kwargs).read()
 
 
 async def test_device_facts_on_a_raspberry_pi(pi_root: Path) -> None:
@@ -207,6 +208,33 @@ def test_modem_json_parsing() -> None:
     assert (bare.signal_quality, bare.bearer, bare.operator_code, bare.rssi_dbm) == (None, None, None, None)
 
 
+async def test_modem_facts_through_an_mmcli_program(pi_root: Path, tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    mmcli = tmp_path / "mmcli"
+    mmcli.write_text(
+        "#!/bin/sh\n"
+        f"echo \"$*\" >> {calls}\n"
+        'case "$*" in\n'
+        '  *--signal-get*) echo \'{"modem": {"signal": {"umts": {"rssi": "-83.00"}}}}\' ;;\n'
+        '  *) echo \'{"modem": {"generic": {"signal-quality": {"value": "41"}, "access-technologies": ["hsdpa"]},'
+        ' "3gpp": {"operator-code": "44020"}}}\' ;;\n'
+        "esac\n"
+    )
+    mmcli.chmod(0o755)
+    command = [str(mmcli), "-m", "any"]
+
+    async def modem_fact(name: str) -> Any:
+        return await SystemFact(fact=name, root=pi_root, interface="wwan0", modem_command=command).read()
+
+    assert await modem_fact("radio_signal_strength") == -83
+    assert await modem_fact("link_quality") == 41
+    assert await modem_fact("network_bearer") == 2  # WCDMA, as the modem says
+    assert await modem_fact("smcc") == 440
+    assert await modem_fact("smnc") == 20
+    # Five reads within the cache window ran mmcli once for status and once for signal.
+    assert calls.read_text().splitlines() == ["-m any -J", "-m any --signal-get -J"]
+
+
 async def test_unknown_fact_or_type_is_a_config_error() -> None:
     with pytest.raises(HardwareConfigError) as excinfo:
         SystemFact(fact="cpu_temp")
@@ -247,7 +275,7 @@ async def test_real_memory_and_uptime() -> None:
     physical_kib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024
     assert total == pytest.approx(physical_kib, rel=0.01)
     free = await fact(REAL, "memory_free")
-    assert isinstance(free, int) and 0 < free <= total  # type: ignore[operator]
+    assert isinstance(free, int) and 0 < free <= total
     uptime = await fact(REAL, "uptime")
     assert uptime == pytest.approx(time.clock_gettime(time.CLOCK_BOOTTIME), abs=2)
 
@@ -289,13 +317,13 @@ async def test_real_network_matches_iproute2_and_the_socket_layer() -> None:
     if route is None:
         pytest.skip("no default IPv4 route (or no iproute2) on this machine")
     gateway, device = route
-    assert gateway in (await fact(REAL, "router_ip_addresses")).values()  # type: ignore[union-attr]
-    assert device in (await fact(REAL, "interfaces")).values()  # type: ignore[union-attr]
+    assert gateway in (await fact(REAL, "router_ip_addresses")).values()
+    assert device in (await fact(REAL, "interfaces")).values()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.connect((gateway, 9))  # no packet is sent: this only picks the source address
         source = probe.getsockname()[0]
-    assert source in (await fact(REAL, "ip_addresses")).values()  # type: ignore[union-attr]
-    assert source in (await fact(REAL, "ip_addresses", interface=device)).values()  # type: ignore[union-attr]
+    assert source in (await fact(REAL, "ip_addresses")).values()
+    assert source in (await fact(REAL, "ip_addresses", interface=device)).values()
     bearer = await fact(REAL, "network_bearer")
     if Path(f"/sys/class/net/{device}/wireless").exists():
         assert bearer == 21
@@ -402,7 +430,7 @@ def test_factory_reset_needs_an_action_unless_simulated() -> None:
     assert excinfo.value.field == "action" and "simulate" in excinfo.value.fix
     FactoryReset(simulate=True)
     with pytest.raises(HardwareConfigError):
-        Reboot(action="systemctl reboot")  # type: ignore[arg-type]
+        Reboot(action="systemctl reboot")  # a shell string, not an argument list
 
 
 async def test_error_codes(pi_root: Path) -> None:

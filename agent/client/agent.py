@@ -8,9 +8,10 @@ context that also sends the registration requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 from collections.abc import Sequence
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
@@ -142,7 +143,7 @@ class LwM2MClient:
         for inst in node.instances.values():
             lifetime = inst.resources.get(1)
             if isinstance(lifetime, StoredValue):
-                lifetime.add_listener(lambda b=lifetime: engine.set_lifetime(int(b.value)))  # type: ignore[arg-type]
+                lifetime.add_listener(functools.partial(_lifetime_changed, engine, lifetime))
             # Registration Update Trigger: bootstrap never writes executables, so it is always ours.
             inst.resources[8] = ExecuteAction(lambda _args: engine.trigger_update())
             for rid in (2, 3):
@@ -183,6 +184,11 @@ class LwM2MClient:
         if self.context is not None:
             await self.context.shutdown()
             self.context = None
+
+
+def _lifetime_changed(engine: RegistrationEngine, lifetime: StoredValue) -> None:
+    if isinstance(lifetime.value, int):
+        engine.set_lifetime(lifetime.value)
 
 
 def _short_server_id(tree: ObjectTree) -> int:

@@ -118,7 +118,7 @@ async def bootstrap(context: Context, session: ServerSession, bootstrap_uri: str
         log.info("bootstrap request accepted by %s; waiting for Bootstrap-Finish", bootstrap_uri)
         try:
             account = await asyncio.wait_for(finished, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise BootstrapFailed(f"no Bootstrap-Finish from {bootstrap_uri} within {timeout:.0f} s") from None
         log.info("bootstrapped: server %s, short server id %d, identity %r", account.server_uri,
                  account.short_server_id, account.identity.decode(errors="replace"))

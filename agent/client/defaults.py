@@ -48,6 +48,7 @@ def server_instance(lifetime: int, *, iid: int = 0, short_server_id: int = DEFAU
 def default_tree(server_uri: str, lifetime: int = 60, *, simulate: bool = False,
                  models: ModelRegistry | None = None) -> ObjectTree:
     """Objects 0, 1, 3 and 3303 as described in the module docstring."""
+    from ..hardware.standard_objects import device_instance
     from ..models import shipped_models
 
     registry = models if models is not None else shipped_models()
@@ -59,16 +60,12 @@ def default_tree(server_uri: str, lifetime: int = 60, *, simulate: bool = False,
     tree.add_object(registry.object(3), factory=None, deletable=False)
     tree.add_instance(3, device_instance(simulate=simulate))
     tree.add_object(registry.object(3303))
-    tree.add_instance(3303, temperature_instance())
+    tree.add_instance(3303, simulated_temperature_instance())
     return tree
 
 
-def device_instance(simulate: bool) -> ObjectInstance:
-    return ObjectInstance(0, {0: StoredValue("Open Source", writable=False), 1: StoredValue("lwm2m-agent", writable=False)})
-
-
-def temperature_instance() -> ObjectInstance:
-    """3303/0: a simulated temperature in °C with its measured min/max and their reset."""
+def simulated_temperature_instance(iid: int = 0) -> ObjectInstance:
+    """3303/x: a simulated temperature in °C with its measured min/max and their reset."""
     from ..hardware.simulated import RandomWalk
 
     value = RandomWalk(start=21.0, minimum=-10.0, maximum=45.0, step=0.3, interval=1.0)
@@ -77,6 +74,7 @@ def temperature_instance() -> ObjectInstance:
 
     def track() -> None:
         current = value.value
+        assert isinstance(current, float)
         if current < low.value:  # type: ignore[operator]
             low.set(current)
         if current > high.value:  # type: ignore[operator]
@@ -88,7 +86,7 @@ def temperature_instance() -> ObjectInstance:
         low.set(value.value)
         high.set(value.value)
 
-    return ObjectInstance(0, {
+    return ObjectInstance(iid, {
         5700: value,
         5701: StoredValue("Cel", writable=False),
         5601: low,

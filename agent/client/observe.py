@@ -10,6 +10,7 @@ cancels (RST, GET with Observe=1, or a new request on the same token).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -177,7 +178,7 @@ class ObservationRegistry:
                 continue
             for rpath in rpaths:
                 _model, binding = tree.binding(rpath)
-                obs.unsubscribers.append(binding.add_listener(lambda o=obs: self._changed(o)))
+                obs.unsubscribers.append(binding.add_listener(functools.partial(self._changed, obs)))
 
     def _changed(self, obs: ActiveObservation) -> None:
         if obs.done.done():
@@ -249,7 +250,8 @@ class ObservationRegistry:
         # one CON at a time per peer); a CON now and then tells us whether the server still listens
         # (it answers RST when it forgot the token), as RFC 7641 §4.5 asks.
         now = asyncio.get_running_loop().time()
-        confirmable = obs.sequence % self.confirmable_every == 1 or now - obs.last_confirmable >= self.confirmable_interval
+        confirmable = (obs.sequence % self.confirmable_every == 1
+                       or now - obs.last_confirmable >= self.confirmable_interval)
         if confirmable:
             obs.last_confirmable = now
         msg = Message(code=Code.CONTENT, payload=payload, transport_tuning=_RELIABLE if confirmable else _UNRELIABLE)

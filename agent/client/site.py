@@ -340,7 +340,9 @@ def _check_execute_arguments(args: str) -> None:
 
 
 def _split_args(args: str) -> list[str]:
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in args:
         if ch == "'":
             quoted = not quoted

@@ -9,6 +9,7 @@ opens the chip for the request's lifetime, so there is nothing else to close.
 from __future__ import annotations
 
 import datetime
+import select
 from typing import Any
 
 from .gpio_chip import Bias, EdgeEvent, GpioLine
@@ -39,6 +40,9 @@ class _LibgpiodInput:
         return int(self._request.fd)
 
     def read_events(self) -> list[EdgeEvent]:
+        # read_edge_events blocks when nothing is pending; never let a stale wake-up block the loop.
+        if not select.select([self._request.fd], [], [], 0)[0]:
+            return []
         rising = self._gpiod.EdgeEvent.Type.RISING_EDGE
         return [
             EdgeEvent(self._line, event.event_type == rising, event.timestamp_ns)

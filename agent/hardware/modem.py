@@ -15,6 +15,7 @@ import asyncio
 import json
 import shutil
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +101,16 @@ class ModemQuery:
         self._cached: tuple[float, ModemStatus | FactUnavailable] | None = None
         self._lock = asyncio.Lock()
 
+    @classmethod
+    def shared(cls, command: Sequence[str]) -> ModemQuery:
+        """The running loop's query for ``command``, so all modem facts share one cache."""
+        queries = _shared.setdefault(asyncio.get_running_loop(), {})
+        key = tuple(command)
+        query = queries.get(key)
+        if query is None:
+            query = queries[key] = cls(key)
+        return query
+
     async def status(self) -> ModemStatus:
         async with self._lock:
             now = time.monotonic()
@@ -125,3 +136,8 @@ class ModemQuery:
             return parse_modem_json(status.stdout.decode(errors="replace"), signal.decode(errors="replace"))
         except FactUnavailable as exc:
             return exc
+
+
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], ModemQuery]] = (
+    weakref.WeakKeyDictionary()
+)

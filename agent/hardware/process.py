@@ -94,9 +94,8 @@ async def run_command(argv: Sequence[str], *, stdin: bytes | None = None, timeou
     returncode = process.returncode if process.returncode is not None else -1
     if check and returncode != 0:
         detail = stderr.decode(errors="replace").strip()[-_STDERR_TAIL:]
-        if returncode < 0:
-            status = f"was killed by signal {-returncode}"
-        else:
-            status = f"exited with status {returncode}"
+        status = (
+            f"was killed by signal {-returncode}" if returncode < 0 else f"exited with status {returncode}"
+        )
         raise CommandFailed(f"{name} {status}" + (f": {detail}" if detail else ""))
     return CommandResult(returncode, stdout, stderr)

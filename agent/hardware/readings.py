@@ -96,8 +96,8 @@ class LineSelector:
     somebody else's and is ignored) and extracts the value (group ``value``, else group 1, else the
     whole match). ``field`` then splits what is left by ``separator`` (whitespace when None) and
     takes that field (negative counts from the end); with a pattern that has no groups, ``field``
-    splits the whole line (``pattern="^H,", field=2, separator=","`` reads "H,sensor1,48" as 48). A line that matches but lacks the field is
-    malformed: ``extract`` raises ``ValueError`` for it.
+    splits the whole line (``pattern="^H,", field=2, separator=","`` reads "H,sensor1,48" as 48).
+    A line that matches but lacks the field is malformed: ``extract`` raises ``ValueError`` for it.
     """
 
     __slots__ = ("field", "pattern", "separator")

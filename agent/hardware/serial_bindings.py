@@ -235,7 +235,8 @@ class NmeaField(ResourceBinding):
 class SerialQuery(ResourceBinding):
     """A value asked for: write ``query`` + ``terminator``, read the first line that holds a value.
 
-    Lines that ``pattern`` does not match (an echo, an "OK") are skipped until ``timeout``.
+    Lines that ``pattern`` does not match or that hold no value of ``rtype`` (an echo of the query,
+    an "OK") are skipped until ``timeout``.
     ``poll_interval`` asks periodically and notifies observers when the answer changes.
     """
 
@@ -281,10 +282,15 @@ class SerialQuery(ResourceBinding):
             await self.port.close()
 
     def _accept(self, line: str) -> bool:
+        """A line is the answer when it holds a value of the resource's type (an echo does not)."""
         try:
-            return self.selector.extract(line) is not None
-        except ValueError:
+            text = self.selector.extract(line)
+            if text is None:
+                return False
+            parse_reading(text, self.rtype, self.port.device)
+        except (ValueError, ServiceUnavailable):
             return False
+        return True
 
     async def read(self) -> ResourceContent:
         line = await self.port.request(self.query, accept=self._accept, timeout=self.timeout)

@@ -33,7 +33,11 @@ class FactContext:
     root: Path
     interface: str | None
     thermal_zone: str | None
-    modem: ModemQuery | None
+    modem_command: tuple[str, ...]
+
+    @property
+    def modem(self) -> ModemQuery | None:
+        return ModemQuery.shared(self.modem_command) if self.modem_command else None
 
 
 FactValue = Value | dict[int, Value]
@@ -55,9 +59,10 @@ def _indexed(values: Sequence[Value]) -> dict[int, Value]:
 
 
 def _modem(ctx: FactContext) -> ModemQuery:
-    if ctx.modem is None:
+    modem = ctx.modem
+    if modem is None:
         raise FactUnavailable("no modem query configured (modem_command is empty)")
-    return ctx.modem
+    return modem
 
 
 def _link_interface(ctx: FactContext) -> str:
@@ -67,9 +72,10 @@ def _link_interface(ctx: FactContext) -> str:
 async def _network_bearer(ctx: FactContext) -> int:
     name = _link_interface(ctx)
     bearer = facts.interface_bearer(ctx.root, name)
-    if bearer == facts.BEARER_LTE_FDD and ctx.modem is not None:
+    modem = ctx.modem
+    if bearer == facts.BEARER_LTE_FDD and modem is not None:
         try:
-            modem_bearer = (await ctx.modem.status()).bearer
+            modem_bearer = (await modem.status()).bearer
         except FactUnavailable:
             modem_bearer = None
         bearer = modem_bearer if modem_bearer is not None else bearer
@@ -214,8 +220,10 @@ class SystemFact(ResourceBinding):
         if self.rtype in (ResourceType.NONE, ResourceType.OPAQUE, ResourceType.OBJLNK):
             raise HardwareConfigError("rtype", f"fact {fact} cannot be a {self.rtype.value}",
                                       f"bind it to a {found.rtype.value} resource")
-        modem = ModemQuery(tuple(modem_command)) if modem_command else None
-        self._context = FactContext(Path(root), interface, thermal_zone, modem)
+        if isinstance(modem_command, str):
+            raise HardwareConfigError("modem_command", f"{modem_command!r} is not a list of arguments",
+                                      'write it as a list, e.g. ["mmcli", "-m", "any"], or [] for no modem')
+        self._context = FactContext(Path(root), interface, thermal_zone, tuple(modem_command))
         interval = check_poll_interval(poll_interval)
         self._poller = ChangePoller(self, interval, ticker) if interval is not None else None
 

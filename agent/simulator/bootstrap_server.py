@@ -174,7 +174,7 @@ class BootstrapServer:
                 raise RuntimeError(f"Bootstrap-Finish answered {response.code.dotted}")
             record.finished = True
             log.info("bootstrapped %s as %s", endpoint, device_id)
-        except (CoapError, asyncio.TimeoutError, RuntimeError) as exc:
+        except (TimeoutError, CoapError, RuntimeError) as exc:
             record.error = str(exc) or type(exc).__name__
             log.warning("bootstrap of %s failed: %s", endpoint, record.error)
         finally:

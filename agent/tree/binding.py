@@ -10,6 +10,7 @@ A multiple-instance resource reads and writes ``dict[int, Value]`` (resource-ins
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from ..core.errors import MethodNotAllowed
@@ -105,5 +106,5 @@ class ExecuteAction(ResourceBinding):
 
     async def execute(self, arguments: str) -> None:
         result = self._action(arguments)
-        if hasattr(result, "__await__"):
-            await result  # type: ignore[misc]
+        if inspect.isawaitable(result):
+            await result

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from ..core.errors import BadRequest, MethodNotAllowed, NotFound
+from ..core.errors import BadRequest, MethodNotAllowed, NotFound, ServiceUnavailable
 from ..core.model import ModelRegistry, ObjectModel, ResourceModel
 from ..core.path import Path
 from ..core.values import ResourceValue, coerce
@@ -148,7 +148,12 @@ class ObjectTree:
             for rpath in self.resource_paths(path):
                 model, binding = self.binding(rpath)
                 if model.operations.readable:
-                    await self._read_resource(rpath, model, binding, out)
+                    try:
+                        await self._read_resource(rpath, model, binding, out)
+                    except ServiceUnavailable:
+                        # Hardware that is not there (no battery, a silent sensor) leaves a gap in
+                        # an instance read; read on its own, the resource answers 5.03 with why.
+                        continue
             return out
         model, binding = self.binding(path)
         if not model.operations.readable:

@@ -43,6 +43,8 @@ class ApiCall:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise bad_request("the request body is JSON nested too deeply") from None
 
     def json_object(self, *, required: bool = True) -> dict[str, Any]:
         if not required and not self.body.strip():

@@ -28,7 +28,9 @@ def _optional_string(body: dict[str, Any], name: str) -> str | None:
 def _tags(raw: Any, name: str = "tags") -> dict[str, str]:
     if raw is None:
         return {}
-    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
         raise bad_request(f"field {name} must be an object of string values")
     return dict(raw)
 
@@ -45,9 +47,13 @@ class DeviceOperations:
             ApiOperation("getDevice", "GET", device, self.get_device),
             ApiOperation("deleteDevice", "DELETE", device, self.delete_device),
             ApiOperation("putDeviceTags", "PUT", device + "/tags", self.put_tags, batchable=True),
-            ApiOperation("deleteDeviceTag", "DELETE", device + "/tags/{tag_name}", self.delete_tag, batchable=True),
+            ApiOperation(
+                "deleteDeviceTag", "DELETE", device + "/tags/{tag_name}", self.delete_tag, batchable=True
+            ),
             ApiOperation("setDeviceGroup", "POST", device + "/set_group", self.set_group, batchable=True),
-            ApiOperation("unsetDeviceGroup", "POST", device + "/unset_group", self.unset_group, batchable=True),
+            ApiOperation(
+                "unsetDeviceGroup", "POST", device + "/unset_group", self.unset_group, batchable=True
+            ),
         ]
 
     async def list_devices(self, call: ApiCall) -> ApiOutcome:

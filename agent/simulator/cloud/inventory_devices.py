@@ -229,13 +229,16 @@ class DeviceRegistry:
     def set_group(self, device_id: str, group_id: str | None) -> InventoryDevice:
         return self.save(self.get(device_id).changed(group_id=group_id))
 
-    def cache_values(self, device_id: str, object_id: int, instance_id: int,
-                     contents: Mapping[int, Mapping[str, Any]]) -> None:
+    def cache_values(
+        self, device_id: str, object_id: int, instance_id: int, contents: Mapping[int, Mapping[str, Any]]
+    ) -> None:
         """Remember values read or notified, so the Device record shows the last ones seen."""
         device = self.find(device_id)
         if device is None:
             return
-        objects = {oid: {iid: dict(res) for iid, res in insts.items()} for oid, insts in device.objects.items()}
+        objects = {
+            oid: {iid: dict(res) for iid, res in insts.items()} for oid, insts in device.objects.items()
+        }
         resources = objects.setdefault(str(object_id), {}).setdefault(str(instance_id), {})
         for resource_id, content in contents.items():
             resources[str(resource_id)] = dict(content)

@@ -22,7 +22,11 @@ from typing import Any, Literal
 from agent.core.model import ModelRegistry, ObjectModel
 from agent.models import ModelError, dump_ddf, dump_json, parse_ddf, parse_json_models
 from agent.simulator.cloud.errors import bad_request
-from agent.simulator.cloud.inventory_settings import STANDARD_OBJECT_RANGES, InventorySettings, is_standard_object
+from agent.simulator.cloud.inventory_settings import (
+    STANDARD_OBJECT_RANGES,
+    InventorySettings,
+    is_standard_object,
+)
 from agent.simulator.cloud.records import RuleViolation, UnknownItem
 from agent.simulator.cloud.sigfox import iso_time
 from agent.simulator.cloud.store import CloudStore, now_ms
@@ -140,7 +144,8 @@ class ObjectModelCatalog:
         model_id = str(model.id)
         if model_id in self._models:
             raise RuleViolation(
-                f"a model of object {model.id} exists; update it with POST /v1/device_object_models/{model_id}"
+                f"a model of object {model.id} exists; "
+                f"update it with POST /v1/device_object_models/{model_id}"
             )
         if len(self._models) >= self.settings.max_custom_objects:
             raise RuleViolation(
@@ -149,7 +154,13 @@ class ObjectModelCatalog:
             )
         stamp = now_ms()
         stored = StoredModel(
-            model_id, model.name, model_format, _definition(model, model_format), self.operator_id, stamp, stamp
+            model_id,
+            model.name,
+            model_format,
+            _definition(model, model_format),
+            self.operator_id,
+            stamp,
+            stamp,
         )
         return self._keep(stored, model)
 
@@ -159,7 +170,8 @@ class ObjectModelCatalog:
         model = parse_upload(body, model_format, self.settings)
         if str(model.id) != model_id:
             raise bad_request(
-                f"{_SOURCE}: ObjectID is {model.id} but this model is object {model_id}; fix: keep the object id"
+                f"{_SOURCE}: ObjectID is {model.id} but this model is object {model_id}; "
+                "fix: keep the object id"
             )
         stored = replace(
             current,

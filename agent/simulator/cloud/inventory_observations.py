@@ -2,10 +2,19 @@
 
 ``POST .../observe`` starts an LwM2M Observe on the device; every answer from then on (the first one
 included, as it carries the current value) is handed to ``on_values``, which the Inventory turns into a
-Harvest Data entry of the device. ``unobserve`` ends it: the emulator stops storing at once and cancels
-on the device in the background (GET with Observe=1 while the device is registered, as LwM2M 1.0 asks,
-else by forgetting the token), so the HTTP answer never waits on a device that does not answer. A
-device that de-registers or registers anew loses its observations, as on a real server.
+Harvest Data entry of the device (resource type ``Device``, ``application/json``). The entry's content is
+what Soracom forwards for an Inventory notification to Beam and Funnel (its "data format" page), one
+object instance per entry, whether a resource or the instance was observed::
+
+    {"deviceId": "d-…", "path": "/3303/0", "lastModifiedTime": 1524554897553,
+     "resources": {"5700": {"name": "Sensor Value", "value": 21.3}}}
+
+(``values`` instead of ``value`` for a multiple resource; no ``name`` when the object has no model).
+
+``unobserve`` ends it: the emulator stops storing at once and cancels on the device in the background
+(GET with Observe=1 while the device is registered, as LwM2M 1.0 asks, else by forgetting the token),
+so the HTTP answer never waits on a device that does not answer. A device that de-registers or
+registers anew loses its observations, as on a real server.
 """
 
 from __future__ import annotations
@@ -15,12 +24,35 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from agent.core.model import ModelRegistry
 from agent.core.path import Path
 from agent.core.values import ResourceValue
+from agent.simulator.cloud.inventory_values import ValueStyle, instance_contents
 from agent.simulator.lwm2m_server import ClientError, LwM2MServer, Observation, Result
 
 log = logging.getLogger(__name__)
+
+
+def notification_content(
+    device_id: str,
+    path: Path,
+    values: list[ResourceValue],
+    models: ModelRegistry,
+    style: ValueStyle,
+    time_ms: int,
+) -> dict[str, Any]:
+    """The Harvest Data entry of one notification (see the module docstring)."""
+    instance = Path(*path[:2])
+    model = models.get(instance[0])
+    resources: dict[str, Any] = {}
+    for resource_id, content in instance_contents(values, instance, model, style).items():
+        resource_model = None if model is None else model.resources.get(resource_id)
+        named = {} if resource_model is None else {"name": resource_model.name}
+        resources[str(resource_id)] = {**named, **content}
+    return {"deviceId": device_id, "path": str(instance), "lastModifiedTime": time_ms, "resources": resources}
+
 
 ValuesSink = Callable[[str, Path, list[ResourceValue]], None]
 """Called with (device id, observed path, values) for the first answer and each notification."""

@@ -30,13 +30,15 @@ class InventorySettings:
     # Soracom's server speaks TLV to devices in practice (SORACOM-NOTES.md).
     read_format: int = ContentFormat.TLV
     write_format: int = ContentFormat.TLV
-    # Read /3/0 when a device registers, to fill manufacturer, model, serial number and firmware version.
+    # Read /3/0 when a device registers, to fill manufacturer, model, serial number and firmware version;
+    # a bounded number at once, so a fleet registering together is not slowed by its own reads.
     read_device_info: bool = True
+    device_info_concurrency: int = 32
     batch_max_tasks: int = 10_000
     batch_concurrency: int = 8
 
     def __post_init__(self) -> None:
         if self.max_custom_objects < 0 or self.max_resources_per_object < 1:
             raise ValueError("max_custom_objects must be >= 0 and max_resources_per_object >= 1")
-        if self.batch_max_tasks < 1 or self.batch_concurrency < 1:
-            raise ValueError("batch_max_tasks and batch_concurrency must be >= 1")
+        if min(self.batch_max_tasks, self.batch_concurrency, self.device_info_concurrency) < 1:
+            raise ValueError("batch_max_tasks, batch_concurrency and device_info_concurrency must be >= 1")

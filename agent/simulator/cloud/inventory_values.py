@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from agent.core.errors import CodecError
+from agent.core.errors import BadRequest, CodecError
 from agent.core.model import ObjectLink, ObjectModel, ResourceModel, ResourceType, Value
 from agent.core.path import Path
 from agent.core.values import ResourceValue, coerce, group_by_resource
@@ -135,7 +135,8 @@ def _time(raw: Any, field: str) -> int:
             stamp = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(
-                f"{field} must be a time: UNIX seconds, ISO 8601 or 'Apr 24, 2018 7:28:17 AM', not {raw!r:.40}"
+                f"{field} must be a time: UNIX seconds, ISO 8601 or 'Apr 24, 2018 7:28:17 AM', "
+                f"not {raw!r:.40}"
             ) from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)
@@ -188,7 +189,8 @@ def _text(raw: Any, field: str) -> str:
 
 
 def parse_value(raw: Any, rtype: ResourceType, style: ValueStyle, field: str = "value") -> Value:
-    """A JSON value written to a resource of type ``rtype``; ValueError naming ``field`` if it does not fit."""
+    """A JSON value written to a resource of type ``rtype``; ValueError naming ``field`` if it does not
+    fit."""
     value: Value
     if rtype in (ResourceType.STRING, ResourceType.CORELNK):
         value = _text(raw, field)
@@ -225,7 +227,7 @@ def parse_resource_body(
     if model.multiple:
         if "values" not in body:
             raise ValueError(
-                f"resource {path} is a multiple resource: write {{\"values\": [...]}} instead of \"value\""
+                f'resource {path} is a multiple resource: write {{"values": [...]}} instead of "value"'
             )
         raw = body["values"]
         items: Iterable[tuple[Any, Any]]
@@ -240,13 +242,15 @@ def parse_resource_body(
             try:
                 instance_id = int(key)
                 instance_path = path.child(instance_id)
-            except (ValueError, CodecError):
+            except (ValueError, BadRequest):
                 raise ValueError(f"values: {key!r} is not a resource instance id 0..65535") from None
-            values.append(ResourceValue(instance_path, parse_value(item, model.type, style, f"values[{key}]")))
+            values.append(
+                ResourceValue(instance_path, parse_value(item, model.type, style, f"values[{key}]"))
+            )
         return values
     if "value" not in body:
         if "values" in body:
-            raise ValueError(f"resource {path} is a single resource: write {{\"value\": ...}}, not \"values\"")
+            raise ValueError(f'resource {path} is a single resource: write {{"value": ...}}, not "values"')
         raise ValueError("field value is required")
     return [ResourceValue(path, parse_value(body["value"], model.type, style))]
 

@@ -1,4 +1,5 @@
-"""The cloud emulator's state: Harvest Data and Files, Sigfox devices, device secrets and API tokens.
+"""The cloud emulator's state: Harvest Data and Files, Sigfox and Inventory devices, device secrets, device
+object models, Batch groups and jobs, and API tokens.
 
 One sqlite database, in memory by default or in a file (``CloudStore.open(path)``) so that a restarted
 emulator keeps its devices, data, files and Sigfox queue. The API is synchronous: the emulator is one
@@ -63,7 +64,9 @@ CREATE INDEX IF NOT EXISTS files_by_parent ON files (scope, parent, name);
 CREATE TABLE IF NOT EXISTS sigfox_devices (device_id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS device_secrets (device_id TEXT PRIMARY KEY, secret TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS device_object_models (model_id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS device_object_models (
+    model_id TEXT PRIMARY KEY, record TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batch_groups (batch_group_id TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batch_jobs (
     job_id TEXT PRIMARY KEY, batch_group_id TEXT NOT NULL, record TEXT NOT NULL
@@ -649,7 +652,8 @@ class CloudStore:
         """Delete a group with its jobs and their tasks."""
         with self._transaction() as db:
             db.execute(
-                "DELETE FROM batch_tasks WHERE job_id IN (SELECT job_id FROM batch_jobs WHERE batch_group_id=?)",
+                "DELETE FROM batch_tasks"
+                " WHERE job_id IN (SELECT job_id FROM batch_jobs WHERE batch_group_id=?)",
                 (group_id,),
             )
             db.execute("DELETE FROM batch_jobs WHERE batch_group_id=?", (group_id,))
