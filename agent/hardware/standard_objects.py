@@ -72,7 +72,9 @@ def device_instance(*, simulate: bool, root: str | Path = Path("/"), iid: int = 
     """3/x from the Linux system; reboot and factory reset only log in simulator mode."""
     clock = SystemClock(root=root, simulate=simulate)
     errors = ErrorCodes(root=root)
-    resources: dict[int, ResourceBinding] = {rid: SystemFact(fact=fact, root=root) for rid, fact in DEVICE_FACTS.items()}
+    resources: dict[int, ResourceBinding] = {
+        rid: SystemFact(fact=fact, root=root) for rid, fact in DEVICE_FACTS.items()
+    }
     fallbacks = {0: "Linux", 1: f"{platform.system()} {platform.machine()}", 2: machine_id(Path(root))}
     for rid, fallback in fallbacks.items():
         resources[rid] = WithFallback(resources[rid], fallback)
