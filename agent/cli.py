@@ -21,7 +21,6 @@ log = logging.getLogger("agent")
 def setup_logging(verbose: int) -> None:
     """Plain lines for journald (it stamps them itself), timestamps on a terminal."""
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
-    level = min(level, logging.INFO)
     if os.environ.get("JOURNAL_STREAM"):
         fmt = "%(levelname)s %(name)s: %(message)s"
     else:
@@ -84,35 +83,15 @@ def run(server_uri: str, endpoint: str | None, lifetime: int, lwm2m_version: str
                                  lwm2m_version=lwm2m_version),
             bind_host=bind_host, bind_port=bind_port,
         ))
-        await tree_start(tree)
+        await tree.start()
         await client.start()
         log.info("agent %s serving on UDP port %d, registering to %s", ep, client.port, server_uri)
         await stop.wait()
         log.info("stopping: de-registering")
         await client.stop(deregister=True)
-        await tree_close(tree)
+        await tree.close()
 
     run_until_signal(agent_main)
-
-
-async def tree_start(tree: object) -> None:
-    from .tree import ObjectTree
-
-    assert isinstance(tree, ObjectTree)
-    for node in tree.objects.values():
-        for inst in node.instances.values():
-            for binding in inst.resources.values():
-                await binding.start()
-
-
-async def tree_close(tree: object) -> None:
-    from .tree import ObjectTree
-
-    assert isinstance(tree, ObjectTree)
-    for node in tree.objects.values():
-        for inst in node.instances.values():
-            for binding in inst.resources.values():
-                await binding.close()
 
 
 @main.group()
@@ -134,51 +113,38 @@ def objects_validate(paths: tuple[FsPath, ...]) -> None:
 
 
 @main.command()
+@click.option("--devices", "count", default=1, show_default=True, type=click.IntRange(1, 100_000),
+              help="Number of simulated agents (a fleet in this one process).")
+@click.option("--api-port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the emulated Soracom API (0: any free port).")
 @click.option("--lwm2m-port", default=5683, show_default=True, type=click.IntRange(0, 65535),
-              help="UDP port of the local LwM2M server.")
+              help="UDP port of the emulated Inventory LwM2M server.")
+@click.option("--bootstrap-port", default=5685, show_default=True, type=click.IntRange(0, 65535),
+              help="UDP port of the emulated bootstrap server.")
+@click.option("--auth-key-id", default="keyId-emulator", show_default=True, help="AuthKeyId POST /v1/auth accepts.")
+@click.option("--auth-key", default="secret-emulator", show_default=True, help="AuthKey POST /v1/auth accepts.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=FsPath), default=None,
+              help="Keep the emulator's devices, models and data in this sqlite file across restarts.")
+@click.option("--lifetime", default=60, show_default=True, type=click.IntRange(10, 86400))
 @click.option("--lwm2m-version", type=click.Choice(["1.0", "1.1"]), default="1.1", show_default=True)
-@click.option("--lifetime", default=60, show_default=True, type=click.IntRange(1, 86400))
+@click.option("--no-bootstrap", is_flag=True, help="Register agents directly instead of bootstrapping first.")
 @click.option("-v", "--verbose", count=True)
-def simulate(lwm2m_port: int, lwm2m_version: str, lifetime: int, verbose: int) -> None:
-    """Start a local LwM2M server and an agent on simulated hardware (no SIM, no internet)."""
-    from .client.agent import ClientSettings, LwM2MClient
-    from .client.defaults import default_tree
-    from .client.registration import RegistrationSettings
-    from .core.formats import ContentFormat
-    from .models import shipped_models
-    from .simulator.lwm2m_server import LwM2MServer
+def simulate(count: int, api_port: int, lwm2m_port: int, bootstrap_port: int, auth_key_id: str, auth_key: str,
+             state_file: FsPath | None, lifetime: int, lwm2m_version: str, no_bootstrap: bool, verbose: int) -> None:
+    """Start the local Soracom cloud emulator and agents on simulated hardware (no SIM, no internet)."""
+    from .simulator.session import SimulateOptions, run_simulation
 
-    setup_logging(max(verbose, 1))
-
-    async def sim_main(stop: asyncio.Event) -> None:
-        server = LwM2MServer(shipped_models(), host="127.0.0.1", port=lwm2m_port)
-        await server.start()
-        endpoint = f"sim-{socket.gethostname()}"
-        tree = default_tree(server_uri=server.uri, lifetime=lifetime, simulate=True)
-        client = LwM2MClient(tree, ClientSettings(
-            RegistrationSettings(server_uri=server.uri, endpoint=endpoint, lifetime=lifetime,
-                                 lwm2m_version=lwm2m_version),
-            bind_host="127.0.0.1",
-        ))
-        await tree_start(tree)
-        await client.start()
-        await client.wait_registered(10)
-        reg = server.registration(endpoint)
-        click.echo(f"LwM2M server: {server.uri}")
-        click.echo(f"agent {endpoint} registered (LwM2M {reg.lwm2m_version}) with: {' '.join(reg.object_links)}")
-        sys.stdout.flush()
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), 10)
-            except TimeoutError:
-                result = await server.read(endpoint, "/3303/0/5700", ContentFormat.TEXT)
-                click.echo(f"read /3303/0/5700 -> {result.code} {result.text}")
-        await client.stop(deregister=True)
-        await tree_close(tree)
-        await server.stop()
-        click.echo("stopped")
-
-    run_until_signal(sim_main)
+    setup_logging(verbose)
+    options = SimulateOptions(
+        count=count, api_port=api_port, lwm2m_port=lwm2m_port, bootstrap_port=bootstrap_port,
+        auth_key_id=auth_key_id, auth_key=auth_key, state_file=state_file, lifetime=lifetime,
+        lwm2m_version=lwm2m_version, bootstrap=not no_bootstrap,
+    )
+    try:
+        run_until_signal(lambda stop: run_simulation(options, stop, click.echo))
+    except OSError as exc:
+        raise click.ClickException(f"cannot start the simulator: {exc} (choose other ports with --api-port, "
+                                   "--lwm2m-port and --bootstrap-port, or 0 for any free port)") from None
 
 
 if __name__ == "__main__":

@@ -74,6 +74,26 @@ class ObjectTree:
         for listener in list(self._structure_listeners):
             listener()
 
+    # ---- lifecycle ------------------------------------------------------------------------
+    def bindings(self) -> Iterator[ResourceBinding]:
+        """Every binding once (a binding shared by several resources is listed once)."""
+        seen: set[int] = set()
+        for node in self.objects.values():
+            for inst in node.instances.values():
+                for binding in inst.resources.values():
+                    if id(binding) not in seen:
+                        seen.add(id(binding))
+                        yield binding
+
+    async def start(self) -> None:
+        """Start every binding (open ports, start simulated sources); call once before serving."""
+        for binding in self.bindings():
+            await binding.start()
+
+    async def close(self) -> None:
+        for binding in self.bindings():
+            await binding.close()
+
     # ---- lookup ---------------------------------------------------------------------------
     def _object(self, object_id: int) -> ObjectNode:
         node = self.objects.get(object_id)

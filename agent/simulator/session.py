@@ -1,0 +1,107 @@
+"""``lwm2m-agent simulate``: the emulator, a fleet of simulated agents, and what to tell the user.
+
+Everything printed is meant to be copied: the API base URL and credentials, the device id, and
+three curl commands (read, write, observe) that work as printed against the running emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+
+from ..client.defaults import default_tree
+from ..models import shipped_models
+from ..tree import ObjectTree
+from .emulator import Emulator, EmulatorSettings
+from .fleet import FleetSettings, SimulatedFleet
+
+
+@dataclass
+class SimulateOptions:
+    count: int = 1
+    api_port: int = 8080
+    lwm2m_port: int = 5683
+    bootstrap_port: int = 5685
+    auth_key_id: str = "keyId-emulator"
+    auth_key: str = "secret-emulator"
+    state_file: FsPath | None = None
+    lifetime: int = 60
+    lwm2m_version: str = "1.1"
+    bootstrap: bool = True
+    host: str = "127.0.0.1"
+
+
+def endpoint_prefix() -> str:
+    return f"sim-{socket.gethostname()}"
+
+
+def curl_examples(api_url: str, api_key: str, token: str, device_id: str) -> list[tuple[str, str]]:
+    auth = f"-H {shlex.quote('X-Soracom-API-Key: ' + api_key)} -H {shlex.quote('X-Soracom-Token: ' + token)}"
+    base = f"{api_url}/devices/{device_id}"
+    return [
+        ("read the temperature (3303/0/5700)", f"curl -s {auth} {base}/3303/0/5700"),
+        ("write the UTC offset (3/0/14)",
+         f"curl -s -X PUT {auth} -H 'Content-Type: application/json' -d '{{\"value\":\"+09:00\"}}' {base}/3/0/14"),
+        ("observe the temperature, then read what it sent to Harvest Data",
+         f"curl -s -X POST {auth} {base}/3303/0/5700/observe && sleep 3 && curl -s {auth} {base}/data"),
+    ]
+
+
+async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Callable[[str], None]) -> None:
+    models = shipped_models()
+    emulator = Emulator(models, EmulatorSettings(
+        host=options.host, api_port=options.api_port, lwm2m_port=options.lwm2m_port,
+        bootstrap_port=options.bootstrap_port, state_file=options.state_file, auth_key_id=options.auth_key_id,
+        auth_key=options.auth_key, lifetime=options.lifetime, read_device_info=options.count <= 100,
+    ))
+    await emulator.start()
+    assert emulator.server is not None and emulator.bootstrap is not None
+
+    async def tree_for(index: int, endpoint: str) -> ObjectTree:
+        return default_tree(server_uri=emulator.server.uri if emulator.server else "", lifetime=options.lifetime,
+                            simulate=True, models=models)
+
+    fleet = SimulatedFleet(FleetSettings(
+        count=options.count, endpoint_prefix=endpoint_prefix(), server_uri=emulator.server.uri,
+        bootstrap_uri=emulator.bootstrap.uri if options.bootstrap else None, lifetime=options.lifetime,
+        lwm2m_version=options.lwm2m_version, host=options.host,
+    ), tree_for)
+    try:
+        started = time.monotonic()
+        await fleet.start()
+        await fleet.wait_registered(max(30.0, options.count / 50))
+        elapsed = time.monotonic() - started
+        credentials = await emulator.login()
+        first = fleet.agents[0]
+        endpoint = first.settings.registration.endpoint
+        device_id = emulator.device_id(endpoint) or "?"
+        reg = emulator.server.registration(endpoint)
+        echo("Soracom cloud emulator")
+        echo(f"  API base URL:     {emulator.api_url}")
+        echo(f"  API key:          {credentials.api_key}")
+        echo(f"  API token:        {credentials.token}")
+        echo(f"  (POST {emulator.api_url}/auth with authKeyId={options.auth_key_id} authKey={options.auth_key} "
+             "gives new ones)")
+        echo(f"  LwM2M server:     {emulator.server.uri}    bootstrap server: {emulator.bootstrap.uri}")
+        if options.count == 1:
+            echo(f"Agent {endpoint} registered as device {device_id} (LwM2M {reg.lwm2m_version}; "
+                 f"objects {' '.join(reg.object_links)})")
+        else:
+            echo(f"{options.count} agents registered in {elapsed:.1f} s; the first is {endpoint}, device {device_id}")
+        echo("")
+        echo("Try (Ctrl-C stops everything; agents de-register):")
+        for what, command in curl_examples(emulator.api_url, credentials.api_key, credentials.token, device_id):
+            echo(f"  # {what}")
+            echo(f"  {command}")
+        echo("")
+        await stop.wait()
+        echo("stopping: agents de-register")
+    finally:
+        await fleet.stop(deregister=True)
+        await emulator.close()
+    echo("stopped")
