@@ -181,3 +181,16 @@ async def test_large_object_set_registers_blockwise(server: LwM2MServer) -> None
         assert "/32769/199" in reg.object_links and len(reg.object_links) > 200
     finally:
         await client.stop()
+
+
+async def test_many_agents_on_one_host_each_get_their_own_port(server: LwM2MServer) -> None:
+    """aiocoap's SO_REUSEPORT would let the kernel give two port-0 sockets the same port."""
+    clients = [LwM2MClient(build_tree(server.uri), client_settings(server.uri, endpoint=f"many-{i}"))
+               for i in range(200)]
+    try:
+        await asyncio.gather(*(c.start() for c in clients))
+        assert len({c.port for c in clients}) == 200
+        await asyncio.wait_for(asyncio.gather(*(c.wait_registered() for c in clients)), 20)
+        assert all(server.is_registered(f"many-{i}") for i in range(200))
+    finally:
+        await asyncio.gather(*(c.stop(deregister=False) for c in clients))

@@ -8,6 +8,7 @@ context that also sends the registration requests.
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import functools
 import logging
@@ -28,6 +29,12 @@ from .session import ServerSession, preferred_format_for
 from .site import LwM2MSite, read_composite
 
 log = logging.getLogger(__name__)
+
+# aiocoap sets SO_REUSEPORT on its UDP sockets, and Linux then hands the same ephemeral port to two
+# sockets bound to port 0 -- two agents of one fleet (or an agent and a test server) would split
+# each other's datagrams. Each agent owns its socket, so the option buys nothing; aiocoap reads
+# this variable (its documented override) when it binds.
+os.environ.setdefault("AIOCOAP_REUSE_PORT", "0")
 
 
 @dataclass

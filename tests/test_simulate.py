@@ -1,0 +1,138 @@
+"""``lwm2m-agent simulate`` as a user runs it: a subprocess driven only through what it prints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import signal
+import sys
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+CLI = [sys.executable, "-m", "agent.cli", "simulate", "--api-port", "0", "--lwm2m-port", "0", "--bootstrap-port", "0"]
+
+
+@dataclass
+class Printed:
+    api_url: str
+    api_key: str
+    token: str
+    device_id: str
+    curls: list[str]
+    text: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Soracom-API-Key": self.api_key, "X-Soracom-Token": self.token}
+
+
+async def start(*extra: str) -> tuple[asyncio.subprocess.Process, Printed]:
+    proc = await asyncio.create_subprocess_exec(*CLI, *extra, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        if not line:
+            _, err = await proc.communicate()
+            raise AssertionError(f"simulate exited early: {''.join(lines)} {err.decode()[-2000:]}")
+        lines.append(line)
+        if line.startswith("Try"):
+            break
+    for _ in range(6):
+        lines.append((await asyncio.wait_for(proc.stdout.readline(), 10)).decode())
+    text = "".join(lines)
+
+    def find(pattern: str) -> str:
+        match = re.search(pattern, text)
+        assert match, f"{pattern!r} not in:\n{text}"
+        return match.group(1)
+
+    printed = Printed(
+        api_url=find(r"API base URL:\s+(\S+)"), api_key=find(r"API key:\s+(\S+)"), token=find(r"API token:\s+(\S+)"),
+        device_id=find(r"device (d-\w+)"), curls=[ln.strip() for ln in lines if ln.strip().startswith("curl")],
+        text=text,
+    )
+    return proc, printed
+
+
+async def stop(proc: asyncio.subprocess.Process, sig: int = signal.SIGINT) -> str:
+    proc.send_signal(sig)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return out.decode()
+
+
+async def test_inventory_flow_through_the_printed_api() -> None:
+    proc, p = await start()
+    try:
+        async with aiohttp.ClientSession(headers=p.headers) as http:
+            async def call(method: str, path: str, body: object = None) -> tuple[int, object]:
+                async with http.request(method, p.api_url + path, json=body) as answer:
+                    text = await answer.text()
+                    return answer.status, json.loads(text) if text else None
+
+            status, devices = await call("GET", "/devices")
+            assert status == 200 and [d["device_id"] if "device_id" in d else d["deviceId"] for d in devices] == [
+                p.device_id]  # type: ignore[union-attr]
+            status, device = await call("GET", f"/devices/{p.device_id}/3/0")
+            assert status == 200 and isinstance(device, dict)
+            status, _ = await call("PUT", f"/devices/{p.device_id}/3/0/14", {"value": "+09:00"})
+            assert status == 202
+            status, offset = await call("GET", f"/devices/{p.device_id}/3/0/14")
+            assert status == 200 and offset["value"] == "+09:00"  # type: ignore[index]
+            status, _ = await call("POST", f"/devices/{p.device_id}/3303/0/5605/execute", {})
+            assert status == 202
+            status, _ = await call("POST", f"/devices/{p.device_id}/3303/0/5700/observe")
+            assert status in (200, 202)
+            entries: list[object] = []
+            for _ in range(50):
+                await asyncio.sleep(0.2)
+                status, entries = await call("GET", f"/devices/{p.device_id}/data")  # type: ignore[assignment]
+                if len(entries) >= 3:
+                    break
+            assert len(entries) >= 3, "the moving temperature is notified into Harvest Data"
+            status, _ = await call("POST", f"/devices/{p.device_id}/3303/0/5700/unobserve")
+            assert status == 204
+            await asyncio.sleep(0.5)
+            _, before = await call("GET", f"/devices/{p.device_id}/data")
+            await asyncio.sleep(2.5)
+            _, after = await call("GET", f"/devices/{p.device_id}/data")
+            assert len(after) == len(before), "no notifications after unobserve"  # type: ignore[arg-type]
+    finally:
+        out = await stop(proc)
+    assert "stopped" in out
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_printed_curl_commands_work_as_printed() -> None:
+    proc, p = await start()
+    try:
+        assert len(p.curls) == 3
+        outputs = []
+        for command in p.curls:
+            shell = await asyncio.create_subprocess_exec("bash", "-c", command + " -w ' HTTP %{http_code}'",
+                                                         stdout=asyncio.subprocess.PIPE)
+            out, _ = await asyncio.wait_for(shell.communicate(), 30)
+            outputs.append(out.decode())
+        read, write, observe = outputs
+        assert read.endswith("HTTP 200") and '"value"' in read
+        assert write.endswith("HTTP 202")
+        assert observe.endswith("HTTP 200") and '"resourceType":"Device"' in observe.replace(" ", "")
+    finally:
+        await stop(proc, signal.SIGTERM)
+
+
+async def test_a_fleet_of_agents() -> None:
+    proc, p = await start("--devices", "5", "--no-bootstrap")
+    try:
+        assert "5 agents registered" in p.text
+        async with aiohttp.ClientSession(headers=p.headers) as http, http.get(p.api_url + "/devices") as answer:
+            devices = await answer.json()
+        assert len(devices) == 5 and all(d["online"] for d in devices)
+    finally:
+        await stop(proc)
