@@ -8,10 +8,10 @@ context that also sends the registration requests.
 from __future__ import annotations
 
 import asyncio
-import os
 import contextlib
 import functools
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path as FsPath

@@ -93,13 +93,13 @@ class HardwareContext:
         if kind is None:
             return spec.device
         if self.mode == "real":
-            raise spec.where.error(f"{spec.device} is the simulator's {kind} device",
+            raise spec.device_where.error(f"{spec.device} is the simulator's {kind} device",
                                    "run the agent in simulator mode, or give the real port's device path, "
                                    'e.g. "/dev/serial/by-id/..."')
         if self.mode == "simulate":
             path = self.sim_ports.get(kind)
             if path is None:
-                raise spec.where.error(f"the simulator has no {kind} device running",
+                raise spec.device_where.error(f"the simulator has no {kind} device running",
                                        f"add one to the simulator before building (SimulatedHardware"
                                        f".add_serial_device('{kind}', ...))")
             return path
@@ -118,7 +118,7 @@ class HardwareContext:
             return reader
         if self.mode == "real" and spec.simulated_kind is None and not spec.optional \
                 and not os.path.exists(device):
-            raise spec.where.error(
+            raise spec.device_where.error(
                 f"no serial port {device} on this machine",
                 "plug the device in and check the path (ls /dev/serial/by-id/), set optional = true in its "
                 "[serial.NAME] table to start without it, or run in simulator mode")
@@ -128,8 +128,8 @@ class HardwareContext:
         try:
             reader = SerialPortReader(device=device, **settings)  # type: ignore[arg-type]
         except HardwareConfigError as exc:
-            key = exc.field if exc.field in spec.settings else "device"
-            raise spec.where.at(key).error(exc.reason, exc.fix) from None
+            where = spec.where.at(exc.field) if exc.field in spec.settings else spec.device_where
+            raise where.error(exc.reason, exc.fix) from None
         self._readers[device] = (reader, spec)
         return reader
 

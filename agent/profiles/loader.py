@@ -181,7 +181,10 @@ class _Loader:
             profile.sigfox = self.sigfox(self.table(doc["sigfox"], self.top.at("sigfox"), "write [sigfox]"),
                                          instances)
         # Every argument a backend would refuse is refused now: construct everything once, touching nothing.
-        assemble_tree(profile, HardwareContext(mode="dry", profile_dir=self.dir, serial_ports=self.serial_ports))
+        dry = HardwareContext(mode="dry", profile_dir=self.dir, serial_ports=self.serial_ports)
+        assemble_tree(profile, dry)
+        for name, port in self.serial_ports.items():
+            dry.serial_reader(name, port.where)  # also the ports no binding uses (the Sigfox modem's)
         return profile
 
     # ---- [server] ----------------------------------------------------------------------------------
@@ -315,7 +318,7 @@ class _Loader:
             devices[device] = where.at("device")
             settings = {k: v for k, v in values.items() if k in SERIAL_SETTINGS}
             self.serial_ports[name] = SerialPortSpec(name, device, settings, bool(values.get("optional", False)),
-                                                     where.at("device"))
+                                                     where, declared=True)
 
     # ---- [objects.OBJECT.INSTANCE] -----------------------------------------------------------------
     def objects(self, raw: object) -> list[InstanceSpec]:
@@ -335,8 +338,10 @@ class _Loader:
                 raise ow.error(f"no object model for object {oid}{near}",
                                f"use a loaded object ({known}) or load its model with [models] folders = [...]")
             table = self.table(object_raw, ow, f"write [objects.{oid}.0] (the instance id after the object id)")
-            if not model.multiple and (len(table) > 1 or any(k != "0" for k in table)):
-                raise ow.error(f"object {oid} ({model.name}) is single-instance", f"give only [objects.{oid}.0]")
+            extra = next((k for k in table if k != "0"), None)
+            if not model.multiple and extra is not None:
+                raise ow.at(extra).error(f"object {oid} ({model.name}) is single-instance: it has instance 0 only",
+                                         f"give only [objects.{oid}.0]")
             for iid_key, instance_raw in table.items():
                 iw = ow.at(iid_key)
                 iid = _integer_id(iid_key, iw, "an instance id",

@@ -69,7 +69,13 @@ class SerialPortSpec:
     device: str  # a device path, or "sim:KIND" for a simulator device
     settings: dict[str, object]
     optional: bool
-    where: Where
+    where: Where  # the [serial.NAME] table, or the binding's port key
+    declared: bool = False
+
+    @property
+    def device_where(self) -> Where:
+        """Where the device path is written."""
+        return self.where.at("device") if self.declared else self.where
 
     @property
     def simulated_kind(self) -> str | None:
