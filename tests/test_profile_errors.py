@@ -290,7 +290,7 @@ def test_any_bytes_give_a_profile_or_a_profile_error(data: bytes) -> None:
 
 
 @given(st.data())
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_mutated_simulator_profile_never_crashes(data: st.DataObject) -> None:
     text = bytearray(SIMULATOR)
     for _ in range(data.draw(st.integers(1, 3))):
@@ -307,3 +307,12 @@ def test_mutated_simulator_profile_never_crashes(data: st.DataObject) -> None:
         parse_profile(bytes(text), str(REPO / "device_profiles" / "simulator.toml"))
     except ProfileError as exc:
         assert exc.line >= 1 and exc.fix
+
+
+def test_numbers_must_be_finite(tmp_path: Path) -> None:
+    check(tmp_path, HEAD + '[objects.3200.0.resources]\n5500 = { kind = "simulated", source = "toggle", '
+                           'interval = inf } #<\n', "objects.3200.0.resources.5500.interval", "not a finite number")
+    check(tmp_path, HEAD + '[objects.3303.0.resources]\n5700 = nan #<\n', "objects.3303.0.resources.5700",
+          "not a finite number")
+    check(tmp_path, HEAD + '[objects.3303.0.resources]\n5700 = { kind = "constant", value = true } #<\n',
+          "objects.3303.0.resources.5700.value", "true is not a Float")

@@ -10,6 +10,7 @@ line a CLI prints as it is: the file, the line in it, the TOML field (``objects.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -66,3 +67,20 @@ class Where:
 
     def error(self, reason: str, fix: str) -> ProfileError:
         return ProfileError(self.file, self.line, self.field, reason, fix)
+
+
+def toml_text(value: object, limit: int = 40) -> str:
+    """A value as it would be written in TOML (``true``, ``"x"``, ``[1, 2]``), for messages."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, (datetime.date, datetime.time)):
+        text = value.isoformat()
+    elif isinstance(value, list):
+        text = "[" + ", ".join(toml_text(v, limit) for v in value) + "]"
+    elif isinstance(value, dict):
+        text = "{ " + ", ".join(f"{k} = {toml_text(v, limit)}" for k, v in value.items()) + " }" if value else "{}"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -9,12 +9,13 @@ constructor only ever sees the types it was written for. Pure code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.model import ResourceModel
-from .errors import Where, did_you_mean
+from .errors import Where, did_you_mean, toml_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ NMEA_FIELDS_BY_ID = {0: "latitude", 1: "longitude", 2: "altitude", 3: "radius", 
                      6: "speed"}
 
 _TYPE_WORDS = {
-    "str": "a string", "int": "an integer", "number": "a number", "bool": "true or false",
+    "str": "a string", "int": "an integer", "number": "a finite number", "bool": "true or false",
     "argv": "a command as a list of strings", "str_list": "a list of strings",
     "line": "a line offset (integer) or a line name (string)", "list": "a list", "value": "a value",
 }
@@ -112,7 +113,7 @@ def check_param(name: str, param: Param, raw: object, where: Where) -> object:
     ok = {
         "str": isinstance(raw, str),
         "int": isinstance(raw, int) and not isinstance(raw, bool),
-        "number": isinstance(raw, (int, float)) and not isinstance(raw, bool),
+        "number": isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw),
         "bool": isinstance(raw, bool),
         "argv": isinstance(raw, list) and bool(raw) and all(isinstance(p, str) for p in raw),
         "str_list": isinstance(raw, list) and all(isinstance(p, str) for p in raw),
@@ -122,7 +123,7 @@ def check_param(name: str, param: Param, raw: object, where: Where) -> object:
     }[kind]
     if not ok:
         fix = f"give {name} as {_TYPE_WORDS[kind]}" + (f", e.g. {param.example}" if param.example else "")
-        raise where.error(f"{raw!r} is not {_TYPE_WORDS[kind]}", fix)
+        raise where.error(f"{toml_text(raw)} is not {_TYPE_WORDS[kind]}", fix)
     return raw
 
 

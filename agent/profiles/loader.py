@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..core.errors import LwM2MError
 from ..core.model import ModelRegistry, ObjectModel, ResourceModel, ResourceType
 from ..core.path import Path as LwPath
 from ..hardware import FACTS
@@ -28,7 +29,7 @@ from ..models import load_models, shipped_models
 from .build import assemble_tree
 from .context import SERIAL_SETTINGS, HardwareContext, resolve_port
 from .endpoint import TemplateError, default_endpoint_name, resolve_endpoint_template
-from .errors import ProfileError, Where, did_you_mean
+from .errors import ProfileError, Where, did_you_mean, toml_text
 from .factories import shortcut_resource_ids
 from .kinds import (
     GPIO_INPUT_FIELDS,
@@ -53,7 +54,7 @@ from .sigfox import (
     valid_field_name,
 )
 from .spec import BindingSpec, InstanceSpec, Profile, SerialPortSpec, ServerProfile, ShortcutSpec
-from .values import toml_to_content
+from .values import toml_to_content, toml_to_value
 
 MAX_PROFILE_BYTES = 1024 * 1024
 _TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox")
@@ -154,7 +155,7 @@ class _Loader:
     @staticmethod
     def table(raw: object, where: Where, fix: str) -> dict[str, Any]:
         if not isinstance(raw, dict):
-            raise where.error(f"{raw!r} is not a table", fix)
+            raise where.error(f"{toml_text(raw)} is not a table", fix)
         return raw
 
     # ---- the document ------------------------------------------------------------------------------
@@ -393,7 +394,7 @@ class _Loader:
         if kind == "system":
             choices = ("device", "connectivity", "cpu_temperature")
             if value not in choices:
-                raise sw.error(f"no system instance {value!r}{did_you_mean(str(value), choices)}",
+                raise sw.error(f"no system instance {toml_text(value)}{did_you_mean(str(value), choices)}",
                                'use system = "device" (object 3), "connectivity" (4) or "cpu_temperature" (3303)')
             option_set = str(value)
             wanted = _SYSTEM_INSTANCES.get(str(value))
@@ -424,7 +425,7 @@ class _Loader:
         options = {key: raw[key] for key in raw if key not in ("resources", kind)}
         schema = _SHORTCUT_OPTIONS[option_set]
         options = {k: v for k, v in options.items() if k in schema}
-        return ShortcutSpec(kind, value, check_params(schema, options, where, f"{kind} = {value!r}"), sw)
+        return ShortcutSpec(kind, value, check_params(schema, options, where, f"{kind} = {toml_text(value)}"), sw)
 
     # ---- one resource's binding --------------------------------------------------------------------
     def binding(self, model: ObjectModel, iid: int, rmodel: ResourceModel, raw: object, where: Where) -> BindingSpec:
@@ -441,7 +442,7 @@ class _Loader:
                 raise where.error("the binding has no kind", "add kind = ... (one of " + ", ".join(KINDS) + ")")
             kind = raw["kind"]
             if not isinstance(kind, str) or kind not in KINDS:
-                raise where.at("kind").error(f"unknown binding kind {kind!r}{did_you_mean(str(kind), KINDS)}",
+                raise where.at("kind").error(f"unknown binding kind {toml_text(kind)}{did_you_mean(str(kind), KINDS)}",
                                              "use one of " + ", ".join(KINDS))
             params = {k: v for k, v in raw.items() if k != "kind"}
             schema = dict(KINDS[kind].params)
@@ -449,7 +450,7 @@ class _Loader:
                 source = params.get("source")
                 if not isinstance(source, str) or source not in SIMULATED_SOURCES:
                     raise (where.at("source") if "source" in params else where).error(
-                        f"unknown simulated source {source!r}{did_you_mean(str(source), SIMULATED_SOURCES)}",
+                        f"unknown simulated source {toml_text(source)}{did_you_mean(str(source), SIMULATED_SOURCES)}",
                         "use source = " + ", ".join(f'"{s}"' for s in SIMULATED_SOURCES))
                 schema.update(SIMULATED_SOURCES[source])
             params = check_params(schema, params, where, f"a {kind} binding")
@@ -536,6 +537,11 @@ class _Loader:
         elif kind == "file" and rmodel.multiple and not rmodel.operations.executable:
             raise where.error(f"{name} is multiple-instance; a file holds one value",
                               'bind it with kind = "command" and a read_command printing one value per line')
+        if kind == "file" and "initial" in p:
+            if rmodel.operations.executable:
+                raise where.at("initial").error(f"{name} is a program to run; it has no initial value",
+                                                "remove initial")
+            toml_to_value(p["initial"], rmodel.type, where.at("initial"))
 
     # ---- [sigfox] ----------------------------------------------------------------------------------
     def sigfox(self, raw: dict[str, Any], instances: list[InstanceSpec]) -> SigfoxProfile:
@@ -549,7 +555,7 @@ class _Loader:
         port = str(values["port"])
         resolve_port(port, self.serial_ports, where.at("port"))
         interval = float(values.get("interval", 900))
-        if interval <= 0:
+        if not interval > 0 or interval == float("inf"):
             raise where.at("interval").error(f"interval {interval:g} is not a positive number of seconds",
                                              "give e.g. interval = 900")
         if interval < MIN_SENSIBLE_INTERVAL:
@@ -570,7 +576,7 @@ class _Loader:
                                  "a sigfox field")
             try:
                 path = LwPath.parse(str(entry["path"]))
-            except ValueError:
+            except (ValueError, LwM2MError):
                 path = LwPath()
             if len(path) != 3:
                 raise fw.at("path").error(f"{entry['path']!r} is not a resource path", 'give e.g. "/3303/0/5700"')

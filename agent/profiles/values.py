@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import math
 
 from ..core.errors import CodecError
 from ..core.model import ResourceModel, ResourceType, Value
 from ..core.values import coerce
 from ..tree.binding import ResourceContent
-from .errors import Where
+from .errors import Where, toml_text
 
 _EXAMPLES = {
     ResourceType.STRING: 'value = "text"',
@@ -59,14 +60,16 @@ def toml_to_value(raw: object, rtype: ResourceType, where: Where) -> Value:
             try:
                 value = base64.b64decode(raw[len("base64:"):], validate=True)
             except binascii.Error as exc:
-                raise where.error(f"{raw[:40]!r} is not valid base64 ({exc})",
+                raise where.error(f"{toml_text(raw)} is not valid base64 ({exc})",
                                   'give "base64:" followed by base64 text, e.g. "base64:AAEC"') from None
         else:
             value = raw.encode()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise where.error(f"{toml_text(raw)} is not a finite number", f"give e.g. {example(rtype)}")
     try:
         return coerce(value, rtype, where.field)  # type: ignore[arg-type]
     except CodecError:
-        raise where.error(f"{raw!r} is not a {rtype.value}", f"give e.g. {example(rtype)}") from None
+        raise where.error(f"{toml_text(raw)} is not a {rtype.value}", f"give e.g. {example(rtype)}") from None
 
 
 def toml_to_content(raw: object, model: ResourceModel, where: Where) -> ResourceContent:
