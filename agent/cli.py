@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path as FsPath
@@ -44,10 +43,6 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     asyncio.run(runner())
 
 
-def default_endpoint() -> str:
-    return f"lwm2m-agent-{socket.gethostname()}"
-
-
 @click.group()
 @click.version_option(__version__, prog_name="lwm2m-agent")
 def main() -> None:
@@ -55,43 +50,115 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--server", "server_uri", default="coap://127.0.0.1:5683", show_default=True,
-              help="LwM2M server URI (coap://HOST:PORT).")
-@click.option("--endpoint", default=None, help="Endpoint client name [default: lwm2m-agent-HOSTNAME].")
-@click.option("--lifetime", default=60, show_default=True, type=click.IntRange(1, 86400 * 365),
-              help="Registration lifetime in seconds.")
-@click.option("--lwm2m-version", type=click.Choice(["1.0", "1.1"]), default="1.1", show_default=True,
-              help="LwM2M version to register with (1.1 falls back to 1.0 if the server refuses it).")
+@click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False, path_type=FsPath),
+              default=None, help="Device profile (TOML) [default: the built-in object set 0, 1, 3, 3303].")
+@click.option("--server", "server_uri", default=None,
+              help="LwM2M server URI (coap://HOST:PORT) [default: the profile's, else coap://127.0.0.1:5683].")
+@click.option("--bootstrap", "bootstrap_uri", default=None,
+              help="Bootstrap server URI: bootstrap first, then register where it says.")
+@click.option("--endpoint", default=None,
+              help="Endpoint client name [default: the profile's, else serial or host+MAC].")
+@click.option("--lifetime", default=None, type=click.IntRange(1, 86400 * 365),
+              help="Registration lifetime in seconds [default: the profile's, else 60].")
+@click.option("--lwm2m-version", type=click.Choice(["1.0", "1.1"]), default=None,
+              help="LwM2M version to register with [default: the profile's, else 1.1, falling back to 1.0].")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=FsPath), default=None,
+              help="Where state that survives restarts is kept (bootstrapped credentials), owner-only.")
+@click.option("--force-bootstrap", is_flag=True, help="Discard saved bootstrap credentials and bootstrap again.")
+@click.option("--simulate-hardware", is_flag=True, help="Run the profile on simulated hardware.")
 @click.option("--bind", "bind_host", default="::", show_default=True, help="Local address to bind.")
 @click.option("--port", "bind_port", default=0, type=click.IntRange(0, 65535),
               help="Local UDP port [default: any].")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def run(server_uri: str, endpoint: str | None, lifetime: int, lwm2m_version: str, bind_host: str,
-        bind_port: int, verbose: int) -> None:
-    """Run the agent in the foreground until SIGINT/SIGTERM, then de-register and exit 0."""
-    from .client.agent import ClientSettings, LwM2MClient
-    from .client.defaults import default_tree
-    from .client.registration import RegistrationSettings
+def run(profile_path: FsPath | None, server_uri: str | None, bootstrap_uri: str | None, endpoint: str | None,
+        lifetime: int | None, lwm2m_version: str | None, state_dir: FsPath | None, force_bootstrap: bool,
+        simulate_hardware: bool, bind_host: str, bind_port: int, verbose: int) -> None:
+    """Run the agent in the foreground until SIGINT/SIGTERM, then de-register and exit 0.
+
+    SIGHUP reloads the profile: a profile that no longer loads is refused (logged) and the running
+    one goes on.
+    """
+    from .daemon.runner import AgentOptions, run_agent
+    from .profiles import ProfileError
 
     setup_logging(max(verbose, 1))
-    ep = endpoint or default_endpoint()
+    options = AgentOptions(
+        profile=profile_path, server_uri=server_uri, bootstrap_uri=bootstrap_uri, endpoint=endpoint,
+        lifetime=lifetime, lwm2m_version=lwm2m_version, state_dir=state_dir, force_bootstrap=force_bootstrap,
+        simulate=simulate_hardware, bind_host=bind_host, bind_port=bind_port,
+    )
+    try:
+        run_until_signal(lambda stop: run_agent(options, stop))
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
 
-    async def agent_main(stop: asyncio.Event) -> None:
-        tree = default_tree(server_uri=server_uri, lifetime=lifetime)
-        client = LwM2MClient(tree, ClientSettings(
-            RegistrationSettings(server_uri=server_uri, endpoint=ep, lifetime=lifetime,
-                                 lwm2m_version=lwm2m_version),
-            bind_host=bind_host, bind_port=bind_port,
-        ))
-        await tree.start()
-        await client.start()
-        log.info("agent %s serving on UDP port %d, registering to %s", ep, client.port, server_uri)
-        await stop.wait()
-        log.info("stopping: de-registering")
-        await client.stop(deregister=True)
-        await tree.close()
 
-    run_until_signal(agent_main)
+@main.group()
+def profile() -> None:
+    """Device profiles (TOML)."""
+
+
+@profile.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=FsPath))
+@click.option("--simulate-hardware", is_flag=True, help="Build it on simulated hardware (sim: ports allowed).")
+def profile_check(path: FsPath, simulate_hardware: bool) -> None:
+    """Load a profile, resolve every binding, print the object tree it would serve; connect nothing."""
+    from .profiles import ProfileError, build_agent_tree, close_tree, describe_tree, load_profile
+
+    async def check() -> None:
+        loaded = load_profile(path)
+        for warning in loaded.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        tree = await build_agent_tree(loaded, simulate=simulate_hardware)
+        try:
+            server = loaded.server.uri or loaded.server.bootstrap_uri
+            click.echo(f"endpoint: {loaded.server.endpoint}    server: {server}")
+            click.echo(describe_tree(tree))
+        finally:
+            await close_tree(tree)
+
+    try:
+        asyncio.run(check())
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def models() -> None:
+    """Object models in the Soracom API (custom models must be uploaded before devices use them)."""
+
+
+@models.command("push")
+@click.option("--profile", "profile_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=FsPath))
+@click.option("--api", "api_url", default="https://api.soracom.io/v1", show_default=True,
+              help="API base URL: the real service (g.api.soracom.io for global coverage) or the emulator's.")
+@click.option("--auth-key-id", envvar="SORACOM_AUTH_KEY_ID", required=True, help="[env SORACOM_AUTH_KEY_ID]")
+@click.option("--auth-key", envvar="SORACOM_AUTH_KEY", required=True, help="[env SORACOM_AUTH_KEY]")
+def models_push(profile_path: FsPath, api_url: str, auth_key_id: str, auth_key: str) -> None:
+    """Upload the custom object models a profile uses (objects outside 0-9, 3200-3203, 3300-3350)."""
+    from .profiles import ProfileError, load_profile
+    from .soracom.api import SoracomApi, SoracomApiError, custom_models, push_models
+
+    try:
+        loaded = load_profile(profile_path)
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+    used = [loaded.models.object(oid) for oid in sorted({spec.object_id for spec in loaded.instances})]
+    if not custom_models(used):
+        click.echo("the profile uses only standard objects; nothing to upload")
+        return
+
+    async def push() -> None:
+        api = SoracomApi(api_url.rstrip("/"))
+        await api.authenticate(auth_key_id, auth_key)
+        for model, what in await push_models(api, used):
+            click.echo(f"{what} object {model.id} ({model.name}, {len(model.resources)} resources)")
+
+    try:
+        asyncio.run(push())
+    except (SoracomApiError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()
@@ -126,11 +193,15 @@ def objects_validate(paths: tuple[FsPath, ...]) -> None:
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=FsPath), default=None,
               help="Keep the emulator's devices, models and data in this sqlite file across restarts.")
 @click.option("--lifetime", default=60, show_default=True, type=click.IntRange(10, 86400))
-@click.option("--lwm2m-version", type=click.Choice(["1.0", "1.1"]), default="1.1", show_default=True)
+@click.option("--lwm2m-version", type=click.Choice(["1.0", "1.1"]), default=None,
+              help="LwM2M version the agents register with [default: the profile's].")
 @click.option("--no-bootstrap", is_flag=True, help="Register agents directly instead of bootstrapping first.")
+@click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=FsPath), default=None,
+              help="Device profile of the simulated agents [default: device_profiles/simulator.toml].")
 @click.option("-v", "--verbose", count=True)
 def simulate(count: int, api_port: int, lwm2m_port: int, bootstrap_port: int, auth_key_id: str, auth_key: str,
-             state_file: FsPath | None, lifetime: int, lwm2m_version: str, no_bootstrap: bool, verbose: int) -> None:
+             state_file: FsPath | None, lifetime: int, lwm2m_version: str | None, no_bootstrap: bool,
+             profile: FsPath | None, verbose: int) -> None:
     """Start the local Soracom cloud emulator and agents on simulated hardware (no SIM, no internet)."""
     from .simulator.session import SimulateOptions, run_simulation
 
@@ -138,7 +209,7 @@ def simulate(count: int, api_port: int, lwm2m_port: int, bootstrap_port: int, au
     options = SimulateOptions(
         count=count, api_port=api_port, lwm2m_port=lwm2m_port, bootstrap_port=bootstrap_port,
         auth_key_id=auth_key_id, auth_key=auth_key, state_file=state_file, lifetime=lifetime,
-        lwm2m_version=lwm2m_version, bootstrap=not no_bootstrap,
+        lwm2m_version=lwm2m_version, bootstrap=not no_bootstrap, profile=profile,
     )
     try:
         run_until_signal(lambda stop: run_simulation(options, stop, click.echo))

@@ -6,6 +6,7 @@ fake chip behind the same interface as libgpiod, files and commands are real fil
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
 import sys
@@ -83,7 +84,10 @@ async def test_serial_line_value_appears_in_read_and_notification(sim_agent: Sim
     server = sim_agent.server
     assert (await server.read(EP, "/3304/0/5700", ContentFormat.TEXT)).code == "5.03"  # nothing printed yet
     sim_agent.sim.sensor.send_line("T=22.00 H=48.5")
-    await server.wait_for(lambda: True, 0.1)
+    for _ in range(200):  # the line crosses the pty and the agent's event loop
+        if (await server.read(EP, "/3304/0/5700", ContentFormat.TEXT)).code == "2.05":
+            break
+        await asyncio.sleep(0.01)
     obs = await server.observe(EP, "/3304/0/5700", ContentFormat.TEXT)
     assert obs.first is not None and obs.first.code == "2.05" and float(obs.first.text) == 48.5
     sim_agent.sim.sensor.send_line("T=30.25 H=61.5")

@@ -22,6 +22,7 @@ from agent.profiles import (
     describe_tree,
     load_profile,
     resolve_endpoint_template,
+    shipped_profile,
     simulated_hardware,
 )
 from agent.profiles.endpoint import TemplateError
@@ -36,7 +37,8 @@ HOST = "".join(c if c.isalnum() or c in "._-" else "-" for c in socket.gethostna
 # ---- the shipped profiles ------------------------------------------------------------------------
 
 def test_simulator_profile_loads_with_every_kind_of_binding() -> None:
-    profile = load_profile(PROFILES / "simulator.toml")
+    assert shipped_profile("simulator") == PROFILES / "simulator.toml"
+    profile = load_profile(shipped_profile("simulator"))
     assert profile.warnings == []
     kinds = {b.kind for spec in profile.instances for b in spec.resources.values()}
     shortcuts = {spec.shortcut.kind for spec in profile.instances if spec.shortcut is not None}

@@ -28,7 +28,7 @@ from .endpoint import EndpointName, default_endpoint_name, resolve_endpoint_temp
 from .errors import ProfileError
 from .kinds import KINDS
 from .lifecycle import close_tree, start_tree
-from .loader import load_profile, parse_profile
+from .loader import load_profile, parse_profile, shipped_profile
 from .sigfox import SigfoxField, SigfoxProfile
 from .spec import BindingSpec, InstanceSpec, Profile, SerialPortSpec, ServerProfile, ShortcutSpec
 
@@ -51,6 +51,7 @@ __all__ = [
     "load_profile",
     "parse_profile",
     "resolve_endpoint_template",
+    "shipped_profile",
     "simulated_hardware",
     "start_tree",
 ]

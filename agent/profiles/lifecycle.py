@@ -8,25 +8,8 @@ sensor must not keep the device from registering.
 
 from __future__ import annotations
 
-import logging
-
 from ..tree import ObjectTree
-from ..tree.binding import ResourceBinding
 from .build import tree_extras
-
-log = logging.getLogger(__name__)
-
-
-def _bindings(tree: ObjectTree) -> list[ResourceBinding]:
-    seen: set[int] = set()
-    out: list[ResourceBinding] = []
-    for node in tree.objects.values():
-        for inst in node.instances.values():
-            for binding in inst.resources.values():
-                if id(binding) not in seen:
-                    seen.add(id(binding))
-                    out.append(binding)
-    return out
 
 
 async def start_tree(tree: ObjectTree) -> None:
@@ -34,20 +17,12 @@ async def start_tree(tree: ObjectTree) -> None:
     extras = tree_extras(tree)
     if extras is not None and extras.sim is not None:
         await extras.sim.start()
-    for binding in _bindings(tree):
-        try:
-            await binding.start()
-        except Exception:
-            log.exception("starting %r failed; it will answer 5.03", binding)
+    await tree.start()
 
 
 async def close_tree(tree: ObjectTree) -> None:
     """Close every binding, then the simulator the tree owns."""
-    for binding in _bindings(tree):
-        try:
-            await binding.close()
-        except Exception:
-            log.exception("closing %r failed", binding)
+    await tree.close()
     extras = tree_extras(tree)
     if extras is not None and extras.sim is not None and extras.owns_sim:
         await extras.sim.close()

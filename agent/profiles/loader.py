@@ -81,6 +81,11 @@ _SERIAL_PARAMS: dict[str, Param] = {
 }
 
 
+def shipped_profile(name: str) -> Path:
+    """A profile of the project's ``device_profiles/`` folder, e.g. ``shipped_profile("simulator")``."""
+    return Path(__file__).resolve().parents[2] / "device_profiles" / f"{name.removesuffix('.toml')}.toml"
+
+
 def load_profile(path: str | os.PathLike[str], *, root: Path = Path("/")) -> Profile:
     """Parse and check the profile at ``path`` against its object models; no hardware is opened.
 

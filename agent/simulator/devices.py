@@ -265,8 +265,11 @@ class SimulatedHardware:
         fake = self.gpio_chip(chip)
         idle = fake.level(line)
         fake.set_input(line, not idle)
-        await asyncio.sleep(self.press_hold if hold is None else hold)
-        fake.set_input(line, idle)
+        try:
+            await asyncio.sleep(self.press_hold if hold is None else hold)
+        finally:
+            # Stopped mid-press (the simulator is closing): a button does not stay held down.
+            fake.set_input(line, idle)
         self.presses += 1
 
     async def _press_loop(self, low: float, high: float) -> None:
@@ -334,12 +337,16 @@ class SimulatedHardware:
             low, high = self.press_interval
             self._presser = asyncio.get_running_loop().create_task(self._press_loop(low, high))
 
-    async def close(self) -> None:
+    async def stop_pressing(self) -> None:
+        """Stop the background presses (a press under way is completed)."""
         if self._presser is not None:
             self._presser.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._presser
             self._presser = None
+
+    async def close(self) -> None:
+        await self.stop_pressing()
         for device in list(self._serial.values()):
             await device.close()
         self._serial.clear()

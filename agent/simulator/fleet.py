@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..client.agent import ClientSettings, LwM2MClient
 from ..client.registration import RegistrationSettings
+from ..profiles.lifecycle import close_tree, start_tree
 from ..tree import ObjectTree
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class SimulatedFleet:
             async with semaphore:
                 endpoint = endpoint_name(s.endpoint_prefix, index, s.count)
                 tree = await self.tree_factory(index, endpoint)
-                await tree.start()
+                await start_tree(tree)
                 reg = RegistrationSettings(server_uri=s.server_uri, endpoint=endpoint, lifetime=s.lifetime,
                                            lwm2m_version=s.lwm2m_version, backoff_max=s.backoff_max)
                 client = LwM2MClient(tree, ClientSettings(reg, bind_host=s.host, bootstrap_uri=s.bootstrap_uri))
@@ -89,7 +90,7 @@ class SimulatedFleet:
         async def stop_one(client: LwM2MClient) -> None:
             async with semaphore:
                 await client.stop(deregister=deregister)
-                await client.tree.close()
+                await close_tree(client.tree)
 
         await asyncio.gather(*(stop_one(a) for a in self.agents), return_exceptions=True)
         self.agents = []

@@ -7,6 +7,7 @@ three curl commands (read, write, observe) that work as printed against the runn
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import shlex
 import socket
 import time
@@ -14,11 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
-from ..client.defaults import default_tree
-from ..models import shipped_models
+from ..profiles import build_agent_tree, load_profile, shipped_profile
+from ..telemetry.from_profile import sigfox_uplinks
+from ..telemetry.sigfox import SigfoxUplinks
 from ..tree import ObjectTree
+from .cloud.records import UnknownItem
+from .devices import SimulatedHardware
 from .emulator import Emulator, EmulatorSettings
 from .fleet import FleetSettings, SimulatedFleet
+from .sigfox_modem import SimulatedSigfoxModem
 
 
 @dataclass
@@ -31,8 +36,9 @@ class SimulateOptions:
     auth_key: str = "secret-emulator"
     state_file: FsPath | None = None
     lifetime: int = 60
-    lwm2m_version: str = "1.1"
+    lwm2m_version: str | None = None  # None: the profile's
     bootstrap: bool = True
+    profile: FsPath | None = None  # None: device_profiles/simulator.toml
     host: str = "127.0.0.1"
 
 
@@ -52,30 +58,67 @@ def curl_examples(api_url: str, api_key: str, token: str, device_id: str) -> lis
     ]
 
 
+def sigfox_identity(endpoint: str) -> tuple[str, str]:
+    """A Sigfox device id (8 hex) and PAC (16 hex) that stay the same for the same endpoint."""
+    digest = hashlib.sha256(endpoint.encode()).hexdigest().upper()
+    return digest[:8], digest[8:24]
+
+
 async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Callable[[str], None]) -> None:
-    models = shipped_models()
+    profile = load_profile(options.profile or shipped_profile("simulator"))
+    for warning in profile.warnings:
+        echo(f"warning: {warning}")
+    models = profile.models
     emulator = Emulator(models, EmulatorSettings(
         host=options.host, api_port=options.api_port, lwm2m_port=options.lwm2m_port,
         bootstrap_port=options.bootstrap_port, state_file=options.state_file, auth_key_id=options.auth_key_id,
         auth_key=options.auth_key, lifetime=options.lifetime, read_device_info=options.count <= 100,
     ))
     await emulator.start()
-    assert emulator.server is not None and emulator.bootstrap is not None
+    assert emulator.server is not None and emulator.bootstrap is not None and emulator.store is not None
+    store = emulator.store
+    prefix = endpoint_prefix()
+    # One set of simulated hardware for the whole fleet: every agent reads the same GPS and sensor
+    # board (serial readers are shared per port); only the first agent owns the Sigfox modem.
+    sim = SimulatedHardware()
+    modem: SimulatedSigfoxModem | None = None
+    sigfox_id = ""
+    if profile.sigfox is not None:
+        sigfox_id, pac = sigfox_identity(prefix)
+        try:
+            store.get_sigfox_device(sigfox_id)
+        except UnknownItem:  # first start (a --state file keeps it across restarts)
+            store.provision_sigfox_device(sigfox_id, pac)
+
+        async def uplink(device_id: str, data: bytes, want_downlink: bool) -> bytes | None:
+            return store.sigfox_uplink(device_id, data, want_downlink)
+
+        modem = SimulatedSigfoxModem(device_id=sigfox_id, pac=pac, on_uplink=uplink)
+        await modem.start()
+        sim.add_serial_device("sigfox", modem)
+    uplinks: SigfoxUplinks | None = None
 
     async def tree_for(index: int, endpoint: str) -> ObjectTree:
-        return default_tree(server_uri=emulator.server.uri if emulator.server else "", lifetime=options.lifetime,
-                            simulate=True, models=models)
+        nonlocal uplinks
+        tree = await build_agent_tree(profile, simulate=True, sim=sim)
+        if index == 0 and profile.sigfox is not None and modem is not None:
+            uplinks = sigfox_uplinks(profile.sigfox, tree, modem.port, simulate=True)
+        return tree
 
+    version = options.lwm2m_version or profile.server.lwm2m_version
     fleet = SimulatedFleet(FleetSettings(
-        count=options.count, endpoint_prefix=endpoint_prefix(), server_uri=emulator.server.uri,
+        count=options.count, endpoint_prefix=prefix, server_uri=emulator.server.uri,
         bootstrap_uri=emulator.bootstrap.uri if options.bootstrap else None, lifetime=options.lifetime,
-        lwm2m_version=options.lwm2m_version, host=options.host,
+        lwm2m_version=version, host=options.host,
     ), tree_for)
     try:
         started = time.monotonic()
+        await sim.start()
         await fleet.start()
         await fleet.wait_registered(max(30.0, options.count / 50))
         elapsed = time.monotonic() - started
+        if uplinks is not None:
+            await uplinks.start()
         credentials = await emulator.login()
         first = fleet.agents[0]
         endpoint = first.settings.registration.endpoint
@@ -93,6 +136,9 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
                  f"objects {' '.join(reg.object_links)})")
         else:
             echo(f"{options.count} agents registered in {elapsed:.1f} s; the first is {endpoint}, device {device_id}")
+        if modem is not None and profile.sigfox is not None:
+            echo(f"Sigfox modem {sigfox_id} on {modem.port}: uplinks every {profile.sigfox.interval:.0f} s, "
+                 f"binary parser format: {profile.sigfox.parser_format()}")
         echo("")
         echo("Try (Ctrl-C stops everything; agents de-register):")
         for what, command in curl_examples(emulator.api_url, credentials.api_key, credentials.token, device_id):
@@ -102,6 +148,11 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         await stop.wait()
         echo("stopping: agents de-register")
     finally:
+        if uplinks is not None:
+            await uplinks.close()
         await fleet.stop(deregister=True)
+        await sim.close()
+        if modem is not None:
+            await modem.close()
         await emulator.close()
     echo("stopped")

@@ -97,6 +97,11 @@ class SimulatedSigfoxModem:
             raise RuntimeError("the simulated Sigfox modem is not started")
         return self._port
 
+    @property
+    def path(self) -> str:
+        """The same as :attr:`port`: what ``SimulatedHardware`` hands a profile's ``sim:sigfox``."""
+        return self.port
+
     async def start(self) -> None:
         if self._master is not None:
             return

@@ -7,6 +7,7 @@ exists. The CoAP layer only translates codes and content formats.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -15,6 +16,8 @@ from ..core.model import ModelRegistry, ObjectModel, ResourceModel
 from ..core.path import Path
 from ..core.values import ResourceValue, coerce
 from .binding import ResourceBinding, ResourceContent, StoredValue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,13 +89,23 @@ class ObjectTree:
                         yield binding
 
     async def start(self) -> None:
-        """Start every binding (open ports, start simulated sources); call once before serving."""
+        """Start every binding (open ports, start simulated sources); call once before serving.
+
+        A binding that fails to start is logged and the others go on: one broken sensor must not
+        keep the device from registering (that resource answers 5.03).
+        """
         for binding in self.bindings():
-            await binding.start()
+            try:
+                await binding.start()
+            except Exception:
+                log.exception("starting %r failed; it will answer 5.03", binding)
 
     async def close(self) -> None:
         for binding in self.bindings():
-            await binding.close()
+            try:
+                await binding.close()
+            except Exception:
+                log.exception("closing %r failed", binding)
 
     # ---- lookup ---------------------------------------------------------------------------
     def _object(self, object_id: int) -> ObjectNode:
