@@ -217,16 +217,36 @@ def test_models_folder(tmp_path: Path) -> None:
 
 def test_sigfox_table(tmp_path: Path) -> None:
     body = HEAD + '[objects.3303.0.resources]\n5700 = 1.0\n5701 = "Cel"\n[sigfox]\nport = "sim:sigfox"\nfields = [\n'
-    check(tmp_path, body + '  { path = "/3303/0/5700", format = "int:12" }, #<\n]\n', "sigfox.fields[0].format",
-          "8, 16, 24")
-    check(tmp_path, body + '  { path = "/3303/0/5700", format = "int:16" },\n'
-                           '  { path = "/3303/1/5700", format = "int:16" }, #<\n]\n', "sigfox.fields[1].path",
+    temp = '  { path = "/3303/0/5700", format = "int:16", name = "temp" },\n'
+    check(tmp_path, body + '  { path = "/3303/0/5700", format = "int:65" }, #<\n]\n', "sigfox.fields[0].format",
+          "'int:65': 65 bits do not fit", "1..64 bits")
+    check(tmp_path, body + temp + '  { path = "/3303/1/5700", format = "int:16" }, #<\n]\n', "sigfox.fields[1].path",
           "serves no resource /3303/1/5700")
     check(tmp_path, body + '  { path = "/3303/0/5701", format = "uint:8" }, #<\n]\n', "sigfox.fields[0].format",
           "String")
     check(tmp_path, body + '  { path = "/3303/0/5700", format = "float:64" },\n'
                            '  { path = "/3303/0/5700", format = "float:64", name = "b" }, #<\n]\n',
-          "sigfox.fields[1].format", "16 bytes")
+          "sigfox.fields[1].format", "b ends at byte 16, past the 12-byte Sigfox frame")
+    check(tmp_path, body + temp + '  { path = "/3303/0/5700", format = "1:uint:8", name = "raw" }, #<\n]\n',
+          "sigfox.fields[1].format", "raw overlaps temp at byte 1")
+    # The name comes from `name`: a format written with one reads as a byte index gone wrong.
+    check(tmp_path, body + '  { path = "/3303/0/5700", format = "temp:int:16" }, #<\n]\n',
+          "sigfox.fields[0].format", "'temp' is neither a byte index nor a type", "[index:]type")
+    check(tmp_path, body + '  { path = "/3303/0/5700", format = "\u00b2:int:8" }, #<\n]\n',
+          "sigfox.fields[0].format", "is neither a byte index nor a type")
+
+
+def test_sigfox_field_names(tmp_path: Path) -> None:
+    body = HEAD + '[objects.3303.0.resources]\n5700 = 1.0\n[sigfox]\nport = "sim:sigfox"\nfields = [\n'
+    check(tmp_path, body + '  { path = "/3303/0/5700", format = "int:16", name = "lat" }, #<\n]\n',
+          "sigfox.fields[0].name", "'lat' is already a key of the Sigfox message", "pick another name")
+    check(tmp_path, body + '  { path = "/3303/0/5700", format = "int:16", name = "temp" },\n'
+                           '  { path = "/3303/0/5700", format = "int:8", name = "temp" }, #<\n]\n',
+          "sigfox.fields[1].name", "two fields are named 'temp'")
+    # Unnamed, the same resource twice gets the same default name: the entry is what to change.
+    check(tmp_path, body + '  { path = "/3303/0/5700", format = "int:16" },\n'
+                           '  { path = "/3303/0/5700", format = "int:8" }, #<\n]\n',
+          "sigfox.fields[1]", "two fields are named 'r3303_0_5700'", "its own name")
 
 
 async def test_missing_serial_port_is_refused_when_built_for_real(tmp_path: Path) -> None:

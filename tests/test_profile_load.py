@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from agent.client.agent import ClientSettings
 from agent.client.registration import RegistrationSettings
-from agent.core.model import ResourceType
 from agent.core.path import Path as LwPath
 from agent.profiles import (
     ProfileError,
@@ -21,13 +20,14 @@ from agent.profiles import (
     default_endpoint_name,
     describe_tree,
     load_profile,
+    parse_profile,
     resolve_endpoint_template,
     shipped_profile,
     simulated_hardware,
 )
 from agent.profiles.endpoint import TemplateError
-from agent.profiles.sigfox import SigfoxFormatError, parse_field_format
 from agent.simulator.devices import SimulatedHardware
+from agent.telemetry.sigfox import layout, pack_frame, parse_parser_format, unpack_frame
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = REPO / "device_profiles"
@@ -246,46 +246,109 @@ def test_missing_device_object_and_mandatory_resources_warn(tmp_path: Path) -> N
     assert any("5700 Sensor Value" in w and ":4:" in w for w in warnings)
 
 
-# ---- Sigfox field formats --------------------------------------------------------------------------
+# ---- Sigfox fields ---------------------------------------------------------------------------------
 
-def test_field_formats() -> None:
-    fmt = parse_field_format("int:16:/100")
-    assert (fmt.type, fmt.size, fmt.divisor, fmt.byte_length) == ("int", 16, 100.0, 2)
-    assert parse_field_format("float:32:little-endian").little_endian
-    assert parse_field_format("bool").text() == "bool:0" and parse_field_format("bool:3").byte_length == 1
-    assert parse_field_format("char:4").byte_length == 4
-    assert parse_field_format("uint:8").accepts(ResourceType.FLOAT)
-    assert not parse_field_format("char:2").accepts(ResourceType.FLOAT)
-    for bad in ("int", "int:12", "float:16", "bool:9", "char:13", "int:16:/0", "char:2:/10", "x:8", "uint:8:huh"):
-        with pytest.raises(SigfoxFormatError):
-            parse_field_format(bad)
+SIGFOX_HEAD = """\
+[server]
+uri = "coap://127.0.0.1:5683"
+endpoint = "test-{machine_id}"
 
+[objects.3.0]
+system = "device"
+[objects.3303.0.resources]
+5700 = 21.5
+5701 = "Cel"
+[objects.3342.0.resources]
+5500 = true
+[objects.3342.1.resources]
+5500 = false
 
-_formats = st.one_of(
-    st.builds(lambda b, e, d: f"{'int'}:{b}" + (":little-endian" if e else "") + (f":/{d}" if d else ""),
-              st.sampled_from([8, 16, 24, 32, 64]), st.booleans(), st.sampled_from([0, 10, 100, 1000])),
-    st.builds(lambda b: f"float:{b}", st.sampled_from([32, 64])),
-    st.builds(lambda n: f"char:{n}", st.integers(1, 12)),
-    st.builds(lambda n: f"bool:{n}", st.integers(0, 7)),
-)
-
-
-@given(_formats)
-@settings(max_examples=100)
-def test_valid_formats_round_trip_through_their_text(text: str) -> None:
-    fmt = parse_field_format(text)
-    assert parse_field_format(fmt.text()) == fmt
+[sigfox]
+port = "sim:sigfox"
+fields = [
+"""
 
 
-@given(st.text(max_size=30))
-@settings(max_examples=200)
-def test_any_format_text_parses_or_says_why(text: str) -> None:
+async def test_sigfox_fields_pack_what_the_console_format_decodes(tmp_path: Path) -> None:
+    path = tmp_path / "sigfox.toml"
+    path.write_text(SIGFOX_HEAD + """\
+  { path = "/3303/0/5700", format = "int:16:/100", name = "temp" },
+  { path = "/3342/0/5500", format = "bool", name = "door" },
+  { path = "/3342/1/5500", format = "bool" },
+  { path = "/3303/0/5701", format = "6:char:3", name = "unit" },
+]
+""")
+    sigfox = load_profile(path).sigfox
+    assert sigfox is not None and sigfox.interval == 900
+    # Index-less bools share a byte from bit 7 down; an index in the format places the field.
+    console = sigfox.parser_format()
+    assert console == "temp:0:int:16:/100 door:2:bool:7 r3342_1_5500:2:bool:6 unit:6:char:3"
+    assert sigfox.frame_length == 9
+    assert [(slot.field.name, slot.byte, slot.bit) for slot in sigfox.layout()] == [
+        ("temp", 0, 7), ("door", 2, 7), ("r3342_1_5500", 2, 6), ("unit", 6, 7)]
+    fields = sigfox.telemetry_fields()
+    assert [field.path for field in fields] == [LwPath(3303, 0, 5700), LwPath(3342, 0, 5500),
+                                                LwPath(3342, 1, 5500), LwPath(3303, 0, 5701)]
+    tree = await build_agent_tree(load_profile(path), simulate=False)
     try:
-        fmt = parse_field_format(text)
-    except SigfoxFormatError as exc:
+        values = {field.name: (await tree.read(field.path))[0].value for field in fields}
+    finally:
+        await close_tree(tree)
+    frame = pack_frame(fields, values)
+    assert frame.hex() == "08668000000043656c"
+    assert unpack_frame(parse_parser_format(console), frame) == {
+        "temp": 21.5, "door": True, "r3342_1_5500": False, "unit": "Cel"}
+
+
+def test_gateway_sigfox_fields_fill_the_frame() -> None:
+    sigfox = load_profile(PROFILES / "gateway-gps-sigfox.toml").sigfox
+    assert sigfox is not None
+    assert sigfox.parser_format() == ("latitude:0:float:32 longitude:4:float:32 speed:8:uint:16:/10 "
+                                      "temp:10:int:16:/100")
+
+
+def _toml_string(text: str) -> str:
+    return '"' + "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else f"\\U{ord(c):08X}"
+                         for c in text) + '"'
+
+
+_RESOURCE_OF_TYPE = {"bool": "/3342/0/5500", "char": "/3303/0/5701"}
+
+
+@st.composite
+def _sigfox_entries(draw: st.DrawFn) -> tuple[str, str]:
+    """A resource path and a format: mostly the syntax's own pieces, right and wrong (so that many
+    load), sometimes a resource of another type, sometimes any text at all."""
+    kind = draw(st.sampled_from(["int", "uint", "float", "bool", "char"]))
+    resource = draw(st.just(_RESOURCE_OF_TYPE.get(kind, "/3303/0/5700"))
+                    | st.sampled_from(["/3303/0/5700", "/3342/0/5500", "/3303/0/5701"]))
+    pieces = (draw(st.sampled_from(["", "", "", ":", "1:", "4:", "0:", "12:"])) + kind
+              + draw(st.sampled_from(["", "", ":8", ":16", ":12", ":32", ":64", ":65", ":7", ":3"]))
+              + draw(st.sampled_from(["", "", "", ":little-endian", ":big-endian"]))
+              + draw(st.sampled_from(["", "", "", ":/100", ":/0.5", ":/0"])))
+    return resource, draw(st.text(max_size=20)) if draw(st.integers(0, 3)) == 0 else pieces
+
+
+@given(_sigfox_entries())
+@settings(max_examples=200)
+def test_any_sigfox_format_loads_as_the_console_reads_it_or_is_refused_on_its_line(
+        entry: tuple[str, str]) -> None:
+    resource, text = entry
+    body = SIGFOX_HEAD + '  { path = "/3303/0/5700", format = "int:8", name = "first" },\n' \
+        f'  {{ path = "{resource}", format = {_toml_string(text)}, name = "second" }},\n]\n'
+    try:
+        sigfox = parse_profile(body.encode(), "pi.toml").sigfox
+    except ProfileError as exc:
+        line = len(SIGFOX_HEAD.splitlines()) + 2
+        assert (exc.file, exc.line, exc.field) == ("pi.toml", line, "sigfox.fields[1].format"), str(exc)
         assert exc.reason and exc.fix
     else:
-        assert 1 <= fmt.byte_length <= 12
+        assert sigfox is not None and 2 <= sigfox.frame_length <= 12
+        console = parse_parser_format(sigfox.parser_format())
+        assert [(s.byte, s.start, s.field.bits, s.field.type, s.field.divisor, s.field.little_endian)
+                for s in layout(console)] == [
+            (s.byte, s.start, s.field.bits, s.field.type, s.field.divisor, s.field.little_endian)
+            for s in sigfox.layout()]
 
 
 def test_profile_error_format() -> None:

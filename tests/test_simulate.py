@@ -85,8 +85,19 @@ async def test_inventory_flow_through_the_printed_api() -> None:
             assert status == 202
             status, offset = await call("GET", f"/devices/{p.device_id}/3/0/14")
             assert status == 200 and offset["value"] == "+09:00"  # type: ignore[index]
-            status, _ = await call("POST", f"/devices/{p.device_id}/3303/0/5605/execute", {})
+            status, _ = await call("POST", f"/devices/{p.device_id}/30000/0/26242/execute", {})
             assert status == 202
+            # The simulated Sigfox modem is a Sigfox device, and its first uplink is Harvest data.
+            status, sigfox = await call("GET", "/sigfox_devices")
+            assert status == 200 and len(sigfox) == 1  # type: ignore[arg-type]
+            sigfox_id = sigfox[0]["device_id"]  # type: ignore[index]
+            uplinks: list[object] = []
+            for _ in range(50):
+                _, uplinks = await call("GET", f"/data/SigfoxDevice/{sigfox_id}")  # type: ignore[assignment]
+                if uplinks:
+                    break
+                await asyncio.sleep(0.2)
+            assert uplinks, "the first uplink reaches Harvest Data"
             status, _ = await call("POST", f"/devices/{p.device_id}/3303/0/5700/observe")
             assert status in (200, 202)
             entries: list[object] = []

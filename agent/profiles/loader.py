@@ -43,16 +43,7 @@ from .kinds import (
     check_params,
 )
 from .locate import LineIndex
-from .sigfox import (
-    MAX_UPLINK_BYTES,
-    MIN_SENSIBLE_INTERVAL,
-    SigfoxField,
-    SigfoxFormatError,
-    SigfoxProfile,
-    default_field_name,
-    parse_field_format,
-    valid_field_name,
-)
+from .sigfox import MIN_SENSIBLE_INTERVAL, SigfoxField, SigfoxProfile, profile_field
 from .spec import BindingSpec, InstanceSpec, Profile, SerialPortSpec, ServerProfile, ShortcutSpec
 from .values import toml_to_content, toml_to_value
 
@@ -567,8 +558,6 @@ class _Loader:
             self.warn(where.at("interval"), f"an uplink every {interval:g} s is more than the 140 a day Sigfox allows")
         served = {(s.object_id, s.instance_id): s for s in instances}
         fields: list[SigfoxField] = []
-        names: set[str] = set()
-        offset = 0
         items = values["fields"]
         assert isinstance(items, list)
         if not items:
@@ -597,21 +586,6 @@ class _Loader:
             if not rmodel.operations.readable or rmodel.multiple:
                 raise fw.at("path").error(f"{path} ({rmodel.name}) is not a readable single-instance resource",
                                           "send a readable single value")
-            try:
-                fmt = parse_field_format(str(entry["format"]))
-            except SigfoxFormatError as exc:
-                raise fw.at("format").error(exc.reason, exc.fix) from None
-            if not fmt.accepts(rmodel.type):
-                raise fw.at("format").error(f"{path} is a {rmodel.type.value}; it cannot be sent as {fmt.type}",
-                                            "use int, uint or float for numbers, bool for Booleans, char for text")
-            name = str(entry.get("name", default_field_name(path)))
-            if not valid_field_name(name) or name in names:
-                raise fw.at("name").error(f"field name {name!r} is not unique letters, digits, '_' and '-'",
-                                          "give each field its own name, e.g. name = \"temp\"")
-            names.add(name)
-            if offset + fmt.byte_length > MAX_UPLINK_BYTES:
-                raise fw.at("format").error(f"the fields take {offset + fmt.byte_length} bytes; a Sigfox uplink "
-                                            f"carries {MAX_UPLINK_BYTES}", "use smaller formats or fewer fields")
-            fields.append(SigfoxField(path, name, fmt, offset))
-            offset += fmt.byte_length
+            name = str(entry["name"]) if "name" in entry else None
+            fields.append(profile_field(path, str(entry["format"]), name, rmodel.type, fields, fw))
         return SigfoxProfile(port=port, interval=interval, fields=tuple(fields))

@@ -1,8 +1,8 @@
 """The ``[sigfox]`` table of a profile: which resources go into the 12-byte uplink, and how.
 
 A Sigfox uplink carries at most 12 bytes, so each value is packed in a fixed binary form that
-Soracom's binary parser decodes on the cloud side. Fields are written in the parser's own type
-syntax, so the profile and the console setting read alike::
+Soracom's binary parser decodes on the cloud side. Fields are written in the parser's own entry
+syntax without the name, which comes from ``name``, so the profile and the console setting read alike::
 
     [sigfox]
     port = "sim:sigfox"
@@ -12,150 +12,90 @@ syntax, so the profile and the console setting read alike::
       { path = "/3304/0/5700", format = "uint:8" },
     ]
 
-``format`` is ``TYPE[:SIZE][:little-endian|:big-endian][:/DIVISOR]``: ``int``/``uint`` with a size in
-bits (8 to 64, whole bytes), ``float:32``/``float:64``, ``bool[:BIT]`` (one byte, the value in bit
-BIT), ``char:N`` (N bytes of text). A divisor means the value is sent multiplied by it (``/100``
-sends 21.5 as 2150) and the parser divides. Fields are packed in order from byte 0;
-:meth:`SigfoxProfile.parser_format` is the format string to paste into the console.
-
-Only parsing and checking live here (pure code); sending is ``agent.telemetry``'s business.
+The syntax and the layout are :mod:`agent.telemetry.sigfox_spec` and :mod:`agent.telemetry.sigfox_frame`,
+the very code that packs the frames: a profile that loads is a frame that packs. This module only
+adds what a profile knows and the frame does not: which resource types each field type can carry, the
+default name (``r3303_0_5700``), and the file, line and key of every mistake.
 """
 
 from __future__ import annotations
 
-import math
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..core.model import ResourceType
 from ..core.path import Path
+from ..hardware.errors import HardwareConfigError
+from ..telemetry.sigfox_frame import PlacedField, SigfoxField, frame_length, layout
+from ..telemetry.sigfox_spec import parse_field_format, parser_format
+from ..telemetry.sigfox_uplinks import DAILY_UPLINKS
+from .errors import ProfileError, Where
 
-MAX_UPLINK_BYTES = 12
-# 140 uplinks a day is the contract limit: one every 617 s at most, on average.
-MIN_SENSIBLE_INTERVAL = 86400 / 140
+__all__ = ["MIN_SENSIBLE_INTERVAL", "SigfoxField", "SigfoxProfile", "default_field_name", "profile_field"]
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_DIVISOR = re.compile(r"^/(\d+(?:\.\d*)?|\.\d+)$")
-_ENDIAN = {"little-endian": True, "big-endian": False}
+# The contract's daily uplinks, evenly spread: a shorter interval runs out of uplinks before the day ends.
+MIN_SENSIBLE_INTERVAL = 86400 / DAILY_UPLINKS
 
-
-class SigfoxFormatError(ValueError):
-    """A field format that is not ``TYPE[:SIZE][:ENDIAN][:/DIVISOR]``: reason and fix."""
-
-    def __init__(self, reason: str, fix: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.fix = fix
-
-
-@dataclass(frozen=True, slots=True)
-class FieldFormat:
-    """One parsed field format."""
-
-    type: str  # bool, int, uint, float, char
-    size: int  # bits for int/uint/float, the bit position for bool, bytes for char
-    little_endian: bool = False
-    divisor: float | None = None
-
-    @property
-    def byte_length(self) -> int:
-        if self.type == "bool":
-            return 1
-        if self.type == "char":
-            return self.size
-        return self.size // 8
-
-    def text(self) -> str:
-        parts = [self.type, str(self.size)]
-        if self.little_endian:
-            parts.append("little-endian")
-        if self.divisor is not None:
-            parts.append(f"/{self.divisor:g}")
-        return ":".join(parts)
-
-    def accepts(self, rtype: ResourceType) -> bool:
-        """Whether a resource of ``rtype`` can be sent in this format."""
-        if self.type == "bool":
-            return rtype is ResourceType.BOOLEAN
-        if self.type == "char":
-            return rtype in (ResourceType.STRING, ResourceType.OPAQUE)
-        return rtype in (ResourceType.INTEGER, ResourceType.UNSIGNED_INTEGER, ResourceType.FLOAT,
-                         ResourceType.TIME, ResourceType.BOOLEAN)
-
-
-def parse_field_format(text: str) -> FieldFormat:
-    """Parse ``int:16:/100`` and the like; SigfoxFormatError says what is wrong and what to write."""
-    if not isinstance(text, str) or not text.strip():
-        raise SigfoxFormatError(f"{text!r} is not a field format", 'give e.g. format = "int:16:/100"')
-    parts = text.strip().split(":")
-    kind, rest = parts[0], parts[1:]
-    if kind not in ("bool", "int", "uint", "float", "char"):
-        raise SigfoxFormatError(f"unknown type {kind!r} in {text!r}", "use bool, int, uint, float or char")
-    size: int | None = None
-    little = False
-    divisor: float | None = None
-    if rest and rest[0].isascii() and rest[0].isdigit():
-        size = int(rest.pop(0))
-    if rest and rest[0] in _ENDIAN:
-        little = _ENDIAN[rest.pop(0)]
-    if rest and _DIVISOR.match(rest[0]):
-        divisor = float(rest.pop(0)[1:])
-    if rest:
-        raise SigfoxFormatError(f"cannot read {':'.join(rest)!r} in {text!r}",
-                                "write TYPE[:SIZE][:little-endian][:/DIVISOR], e.g. int:16:/100")
-    if kind == "bool":
-        size = 0 if size is None else size
-        if size > 7:
-            raise SigfoxFormatError(f"bit {size} in {text!r} is not 0 to 7", "give the bit position, e.g. bool:0")
-    elif kind == "char":
-        if size is None or not 1 <= size <= MAX_UPLINK_BYTES:
-            raise SigfoxFormatError(f"{text!r} needs a length of 1 to {MAX_UPLINK_BYTES} bytes",
-                                    "give the number of characters, e.g. char:4")
-    elif kind == "float":
-        if size not in (32, 64):
-            raise SigfoxFormatError(f"{text!r}: a float is 32 or 64 bits", "write float:32 or float:64")
-    elif size is None or size % 8 or not 8 <= size <= 64:
-        raise SigfoxFormatError(f"{text!r}: an {kind} here is 8, 16, 24, 32, 40, 48, 56 or 64 bits",
-                                f"write e.g. {kind}:16")
-    if divisor is not None:
-        if kind in ("bool", "char"):
-            raise SigfoxFormatError(f"{text!r}: a {kind} takes no divisor", f"remove the /{divisor:g}")
-        if divisor == 0 or not math.isfinite(divisor):
-            raise SigfoxFormatError(f"{text!r}: the divisor must be a positive number", "write e.g. /100")
-    if little and kind in ("bool", "char"):
-        raise SigfoxFormatError(f"{text!r}: a {kind} has no byte order", "remove little-endian")
-    assert size is not None
-    return FieldFormat(kind, size, little, divisor)
-
-
-@dataclass(frozen=True, slots=True)
-class SigfoxField:
-    path: Path
-    name: str
-    format: FieldFormat
-    offset: int  # byte index in the uplink
+_NUMBERS = (ResourceType.INTEGER, ResourceType.UNSIGNED_INTEGER, ResourceType.FLOAT, ResourceType.TIME,
+            ResourceType.BOOLEAN)
+# Which resource types a field type carries without losing what the value means.
+_CARRIES: dict[str, tuple[ResourceType, ...]] = {
+    "bool": (ResourceType.BOOLEAN,),
+    "char": (ResourceType.STRING, ResourceType.OPAQUE),
+    "int": _NUMBERS, "uint": _NUMBERS, "float": _NUMBERS,
+}
 
 
 @dataclass(frozen=True)
 class SigfoxProfile:
-    """The ``[sigfox]`` table: the modem's port, the uplink interval, and the packed fields."""
+    """The ``[sigfox]`` table: the modem's port, the uplink interval, and the frame's fields in order."""
 
     port: str
     interval: float
     fields: tuple[SigfoxField, ...]
 
+    def telemetry_fields(self) -> list[SigfoxField]:
+        """The fields as :class:`agent.telemetry.sigfox.SigfoxUplinks` packs them."""
+        return list(self.fields)
+
+    def layout(self) -> list[PlacedField]:
+        """Where each field sits in the frame (byte, bit)."""
+        return layout(self.fields)
+
     @property
     def frame_length(self) -> int:
-        return sum(f.format.byte_length for f in self.fields)
+        return frame_length(self.fields)
 
     def parser_format(self) -> str:
         """The binary parser format for the Soracom console, e.g. ``temp:0:int:16:/100 hum:2:uint:8``."""
-        return " ".join(f"{f.name}:{f.offset}:{f.format.text()}" for f in self.fields)
+        return parser_format(self.fields)
 
 
 def default_field_name(path: Path) -> str:
     return "r" + "_".join(str(part) for part in path)
 
 
-def valid_field_name(name: str) -> bool:
-    return bool(_NAME.match(name))
+def profile_field(path: Path, text: str, name: str | None, rtype: ResourceType,
+                  before: Sequence[SigfoxField], where: Where) -> SigfoxField:
+    """The frame field of one ``fields`` entry (at ``where``; ``text`` is its ``format``) for a resource of
+    type ``rtype``, placed after the entries ``before`` it. Raises ProfileError at the key to change:
+    ``format``, or ``name`` when the entry names its field."""
+    try:
+        field = parse_field_format(path, default_field_name(path) if name is None else name, text)
+    except HardwareConfigError as exc:
+        raise _profile_error(exc, where, name) from None
+    if rtype not in _CARRIES[field.type]:
+        raise where.at("format").error(f"{path} is a {rtype.value}; it cannot be sent as {field.type}",
+                                       "use int, uint or float for numbers, bool for Booleans, char for text")
+    try:
+        layout([*before, field])
+    except HardwareConfigError as exc:
+        raise _profile_error(exc, where, name) from None
+    return field
+
+
+def _profile_error(exc: HardwareConfigError, where: Where, name: str | None) -> ProfileError:
+    if exc.field != "name":
+        return where.at("format").error(exc.reason, exc.fix)
+    # A default name is a clash of paths (one resource sent twice): the entry itself is to change.
+    return (where if name is None else where.at("name")).error(exc.reason, exc.fix)

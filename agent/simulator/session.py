@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
+from ..core.errors import LwM2MError
 from ..profiles import build_agent_tree, load_profile, shipped_profile
 from ..telemetry.from_profile import sigfox_uplinks
-from ..telemetry.sigfox import SigfoxUplinks
+from ..telemetry.sigfox import SigfoxField, SigfoxUplinks
 from ..tree import ObjectTree
 from .cloud.records import UnknownItem
 from .devices import SimulatedHardware
@@ -56,6 +57,17 @@ def curl_examples(api_url: str, api_key: str, token: str, device_id: str) -> lis
         ("observe the temperature, then read what it sent to Harvest Data",
          f"curl -s -X POST {auth} {base}/3303/0/5700/observe && sleep 3 && curl -s {auth} {base}/data"),
     ]
+
+
+async def sensors_ready(tree: ObjectTree, fields: list[SigfoxField], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            for field in fields:
+                await tree.read(field.path)
+            return
+        except LwM2MError:
+            await asyncio.sleep(0.2)
 
 
 def sigfox_identity(endpoint: str) -> tuple[str, str]:
@@ -118,6 +130,8 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         await fleet.wait_registered(max(30.0, options.count / 50))
         elapsed = time.monotonic() - started
         if uplinks is not None:
+            # The first uplink goes at start; give the simulated sensors a moment to print a line.
+            await sensors_ready(fleet.agents[0].tree, profile.sigfox.telemetry_fields() if profile.sigfox else [])
             await uplinks.start()
         credentials = await emulator.login()
         first = fleet.agents[0]

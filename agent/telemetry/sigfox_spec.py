@@ -1,9 +1,9 @@
 """The text forms of Sigfox frame fields: profile field specs and Soracom binary parser format strings.
 
-A device profile names each resource's place in the frame with a *field spec*, e.g.
-``{path = "/3303/0/5700", format = "temp:int:16:/100"}``; the user pastes the matching *binary parser
-format* (``temp:0:int:16:/100 hum:2:uint:8``) into the Soracom console so the service decodes the frames.
-Both use the parser's entry syntax; a spec may leave out the byte index::
+Each resource's place in the frame is written as a *field spec* (``temp:int:16:/100``); the user pastes
+the matching *binary parser format* (``temp:0:int:16:/100 hum:2:uint:8``) into the Soracom console so the
+service decodes the frames. Both use the parser's entry syntax; a spec may leave out the byte index. A device
+profile writes the spec without its name (``format = "int:16:/100", name = "temp"``; :func:`parse_field_format`)::
 
     spec    = name [":" [index]] ":" type [":" param] [":" endian] [":/" divisor]
     name    = 1*(ALPHA / DIGIT / "#" / "-" / "_" / "$")   ; not a key the Sigfox message already has
@@ -70,21 +70,36 @@ def _number_text(number: float) -> str:
 
 
 def parse_field_spec(path: str | Path, spec: str) -> SigfoxField:
-    """Read one profile entry (``path = "/3303/0/5700", format = "temp:int:16:/100"``; syntax in the
-    module docstring). Raises HardwareConfigError naming the spec and what to write instead."""
+    """Read one entry with its name (``temp:int:16:/100``; syntax in the module docstring) for the resource
+    at ``path``. Raises HardwareConfigError naming the spec and what to write instead."""
     resource = path if isinstance(path, Path) else _parse_path(path)
     if not isinstance(spec, str) or not spec.strip():
         raise HardwareConfigError("format", f"{spec!r} is not a field spec", 'write e.g. "temp:int:16:/100"')
-    tokens = spec.strip().split(":")
-    if len(tokens) < 2:
-        raise HardwareConfigError("format", f"{spec!r} has no type",
-                                  f'write name:type, e.g. "{tokens[0]}:uint:8"')
-    name = tokens[0]
-    if tokens[1] in FIELD_TYPES:
-        index, rest = None, tokens[1:]
+    name, colon, body = spec.strip().partition(":")
+    if not colon:
+        raise HardwareConfigError("format", f"{spec!r} has no type", f'write name:type, e.g. "{name}:uint:8"')
+    return _parse_entry(resource, name, body, spec, f"{name}:", "name[:index]:")
+
+
+def parse_field_format(path: str | Path, name: str, text: str) -> SigfoxField:
+    """Read an entry whose name is given apart (``int:16:/100``, ``4:uint:8``: the spec syntax without
+    ``name:``), as a device profile writes it: ``{ path = "/3303/0/5700", format = "int:16:/100", name = "temp" }``.
+    Raises HardwareConfigError naming ``text`` and what to write instead."""
+    resource = path if isinstance(path, Path) else _parse_path(path)
+    if not isinstance(text, str) or not text.strip():
+        raise HardwareConfigError("format", f"{text!r} is not a field format", 'write e.g. "int:16:/100"')
+    return _parse_entry(resource, name, text.strip(), text, "", "[index:]")
+
+
+def _parse_entry(resource: Path, name: str, body: str, spec: str, example: str, lead: str) -> SigfoxField:
+    """``body`` is the entry after its name (``[index:]type[:param]...``); ``spec`` the text to quote in
+    errors, ``example`` what comes before the type in a suggestion and ``lead`` in the syntax shown."""
+    tokens = body.split(":")
+    if tokens[0] in FIELD_TYPES:
+        index, rest = None, tokens
     else:
-        index = _parse_index(spec, tokens[1])
-        rest = tokens[2:]
+        index = _parse_index(spec, tokens[0], lead)
+        rest = tokens[1:]
         if not rest:
             raise HardwareConfigError("format", f"{spec!r} has no type",
                                       f"add one of {', '.join(FIELD_TYPES)}")
@@ -100,22 +115,24 @@ def parse_field_spec(path: str | Path, spec: str) -> SigfoxField:
             divisor = _parse_divisor(spec, token)
         elif token in _ENDIANNESS:
             little_endian = token == "little-endian"
-        elif token.isdigit() and position == 0:
+        elif _is_number(token) and position == 0:
             size = int(token)
         elif token[:1] in ("+", "-", "*") or "/" in token:
             raise HardwareConfigError("format", f"{spec!r}: operation {token!r} is not supported",
                                       "only a divisor (/100) scales values")
         else:
             raise HardwareConfigError("format", f"{spec!r}: unexpected {token!r}",
-                                      "write name[:index]:type[:size][:little-endian][:/divisor]")
+                                      f"write {lead}type[:size][:little-endian][:/divisor]")
     try:
-        return _build_field(resource, name, kind, size, divisor, index, little_endian)
+        return _build_field(resource, name, kind, size, divisor, index, little_endian, example)
     except HardwareConfigError as exc:
+        if exc.field == "name":  # it quotes the name, which a profile's format does not hold
+            raise
         raise HardwareConfigError(exc.field, f"{spec!r}: {exc.reason}", exc.fix) from None
 
 
 def _build_field(path: Path, name: str, kind: str, size: int | None, divisor: float, index: int | None,
-                 little_endian: bool) -> SigfoxField:
+                 little_endian: bool, example: str) -> SigfoxField:
     if kind == "bool":
         return SigfoxField(path, name, kind, 1, divisor, index, size, little_endian)
     if kind == "char":
@@ -125,17 +142,17 @@ def _build_field(path: Path, name: str, kind: str, size: int | None, divisor: fl
         bits = 32 if size is None else size
         return SigfoxField(path, name, kind, bits, divisor, index, None, little_endian)
     if size is None:
-        raise HardwareConfigError("bits", f"an {kind} needs its size in bits", f"write e.g. {name}:{kind}:16")
+        raise HardwareConfigError("bits", f"an {kind} needs its size in bits", f"write e.g. {example}{kind}:16")
     return SigfoxField(path, name, kind, size, divisor, index, None, little_endian)
 
 
-def _parse_index(spec: str, token: str) -> int | None:
+def _parse_index(spec: str, token: str, lead: str) -> int | None:
     if token == "":
         return None
-    if token.isdigit():
+    if _is_number(token):
         return int(token)
     raise HardwareConfigError("format", f"{spec!r}: {token!r} is neither a byte index nor a type",
-                              f"write name[:index]:type with a type among {', '.join(FIELD_TYPES)}")
+                              f"write {lead}type with a type among {', '.join(FIELD_TYPES)}")
 
 
 def _parse_divisor(spec: str, token: str) -> float:
@@ -163,3 +180,8 @@ def parse_parser_format(text: str) -> list[SigfoxField]:
     """Read a binary parser format string (as :func:`parser_format` writes it) back into fields without
     resource paths (``Path()``): what the cloud side needs to decode frames."""
     return [parse_field_spec(Path(), entry) for entry in text.split()]
+
+
+def _is_number(token: str) -> bool:
+    # str.isdigit() also holds for '²' and other digits int() refuses.
+    return token.isascii() and token.isdigit()
