@@ -161,13 +161,9 @@ class ObservationRegistry:
     async def _read(session: ServerSession, paths: list[Path], composite: bool) -> list[ResourceValue]:
         if not composite:
             return await session.tree.read(paths[0])
-        values: list[ResourceValue] = []
-        for p in paths:
-            try:
-                values.extend(await session.tree.read(p))
-            except NotFound:
-                continue
-        return values
+        from .site import read_composite
+
+        return await read_composite(session, paths)
 
     def _subscribe(self, obs: ActiveObservation) -> None:
         tree = obs.session.tree

@@ -15,13 +15,10 @@ from ..core.codecs import encoder_for
 from ..core.errors import BadRequest
 from ..core.formats import ContentFormat
 from ..core.linkformat import Link
-from ..core.model import ObjectLink
 from ..core.path import Path
 from ..tree import ObjectTree
 from ..tree.binding import StoredValue
 from .observe import ObservationRegistry
-
-LWM2M_VERSIONS = ("1.0", "1.1")
 
 
 def preferred_format_for(lwm2m_version: str) -> ContentFormat:
@@ -113,5 +110,3 @@ class ServerSession:
                 links.append(Link(f"/{oid}/{iid}", inst_attrs))
         return links
 
-
-__all__ = ["LWM2M_VERSIONS", "ObjectLink", "ServerSession", "preferred_format_for"]

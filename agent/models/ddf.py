@@ -22,9 +22,9 @@ import defusedxml.ElementTree as SafeET
 
 from ..core.model import ObjectModel, ResourceModel, ResourceType
 from . import checks
-from .checks import FieldError
-from .errors import ModelError, ModelWarning, NotAnObjectDefinition
+from .errors import NotAnObjectDefinition
 from .parsed import ParsedModels
+from .reader import ModelReader
 
 _T = TypeVar("_T")
 
@@ -79,21 +79,8 @@ def _text(element: ET.Element) -> str:
     return "".join(element.itertext())
 
 
-class _Reader:
-    """Reads one document; knows the file name so every error can name it."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.warnings: list[ModelWarning] = []
-
-    def error(self, element: str, reason: str, fix: str) -> ModelError:
-        return ModelError(self.source, element, reason, fix)
-
-    def check(self, element: str, convert: Callable[[str], _T], raw: str) -> _T:
-        try:
-            return convert(raw)
-        except FieldError as problem:
-            raise self.error(element, problem.reason, problem.fix) from None
+class _Reader(ModelReader):
+    """Reads one DDF XML document: its elements, their children and the text of each field."""
 
     def children(self, parent: ET.Element, where: str, known: frozenset[str]) -> dict[str, ET.Element]:
         found: dict[str, ET.Element] = {}
@@ -211,13 +198,9 @@ class _Reader:
             )
         for position, item in enumerate(items, 1):
             resource = self.item(item, where, position)
-            if resource.id in resources:
-                raise self.error(
-                    f"{where} / Item {resource.id}",
-                    f"resource id {resource.id} appears twice",
-                    "give each <Item> its own ID",
-                )
-            resources[resource.id] = resource
+            self.add_resource(
+                resources, resource, f"{where} / Item {resource.id}", "give each <Item> its own ID"
+            )
         return dataclasses.replace(model, resources=resources)
 
     def item(self, item: ET.Element, parent: str, position: int) -> ResourceModel:
@@ -233,9 +216,7 @@ class _Reader:
         found = self.children(item, where, _ITEM_FIELDS)
         ops = self.field(found, "Operations", where, checks.operations)
         declared = self.field(found, "Type", where, checks.resource_type)
-        rtype, slip = checks.resource_kind(ops, declared)
-        if slip is not None:
-            self.warnings.append(ModelWarning(self.source, f"{where} / Type", slip.reason, slip.fix))
+        rtype = self.resource_type(ops, declared, f"{where} / Type")
         return ResourceModel(
             id=resource_id,
             name=self.field(found, "Name", where, checks.name),

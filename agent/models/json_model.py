@@ -24,14 +24,12 @@ one without ``version``/``lwm2mVersion`` is 1.0, as in DDF; a resource without `
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..core.model import ObjectModel, ResourceModel, ResourceType
 from . import checks
-from .checks import FieldError
-from .errors import ModelError, ModelWarning
 from .parsed import ParsedModels
+from .reader import ModelReader
 
 _T = TypeVar("_T")
 
@@ -44,21 +42,8 @@ _API_TYPES = ", ".join(t.name for t in ResourceType if t is not ResourceType.NON
 _SHAPE_FIX = 'write {"objectId": ..., "name": ..., "resources": [...]} or a list of such objects'
 
 
-class _Reader:
-    """Reads one JSON document; knows the file name so every error can name it."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.warnings: list[ModelWarning] = []
-
-    def error(self, element: str, reason: str, fix: str) -> ModelError:
-        return ModelError(self.source, element, reason, fix)
-
-    def check(self, element: str, convert: Callable[[Any], _T], raw: Any) -> _T:
-        try:
-            return convert(raw)
-        except FieldError as problem:
-            raise self.error(element, problem.reason, problem.fix) from None
+class _Reader(ModelReader):
+    """Reads one JSON document: its objects, their fields and their lists of resources."""
 
     def fields(
         self, raw: Any, where: str, required: tuple[str, ...], allowed: tuple[str, ...]
@@ -140,13 +125,9 @@ class _Reader:
         resources: dict[int, ResourceModel] = {}
         for index, entry in enumerate(resources_raw):
             resource = self.resource(entry, where, index)
-            if resource.id in resources:
-                raise self.error(
-                    f"{where} / Resource {resource.id}",
-                    f"resource id {resource.id} appears twice",
-                    "give each resource its own id",
-                )
-            resources[resource.id] = resource
+            self.add_resource(
+                resources, resource, f"{where} / Resource {resource.id}", "give each resource its own id"
+            )
         return ObjectModel(
             id=object_id,
             name=self.check(f"{where} / name", checks.name, found["name"]),
@@ -176,9 +157,7 @@ class _Reader:
                 'add "type": one of ' + _API_TYPES,
             )
         declared = self.check(f"{where} / type", checks.resource_type, found.get("type"))
-        rtype, slip = checks.resource_kind(ops, declared)
-        if slip is not None:
-            self.warnings.append(ModelWarning(self.source, f"{where} / type", slip.reason, slip.fix))
+        rtype = self.resource_type(ops, declared, f"{where} / type")
         return ResourceModel(
             id=resource_id,
             name=self.check(f"{where} / name", checks.name, found["name"]),

@@ -24,7 +24,18 @@ from ...core.model import ModelRegistry, ObjectLink, ResourceType, Value
 from ...core.path import Path
 from ...core.values import ResourceValue
 from . import register
-from .senml import base_name, check_under, common_prefix, decode_base64, fix_type, is_number, path_of_name
+from ._named_values import (
+    base_name,
+    check_under,
+    check_value_path,
+    common_prefix,
+    decode_base64,
+    fix_type,
+    is_number,
+    object_link_of,
+    path_of_name,
+    value_field,
+)
 
 _VALUE_FIELDS = ("v", "sv", "bv", "ov")
 
@@ -91,15 +102,8 @@ def _decode_entry(entry: object, index: int, bn: str | None, base: Path,
     full = bn + name if bn is not None else name if name.startswith("/") else base_name(base) + name
     path = path_of_name(full, where)
     where = f"{where} ({path})"
-    if not 3 <= len(path) <= 4:
-        raise CodecError(f"{where}: a value belongs to a resource or resource instance")
-    if not path.startswith(base):
-        raise CodecError(f"{where}: not under the request path {base}")
-    present = [f for f in _VALUE_FIELDS if f in entry]
-    if len(present) != 1:
-        raise CodecError(f"{where}: an entry needs exactly one of v, sv, bv, ov; has "
-                         f"{', '.join(present) or 'none'}")
-    field = present[0]
+    check_value_path(path, base, where)
+    field = value_field(entry, _VALUE_FIELDS, where, "an entry")
     raw = entry[field]
     value: Value
     if field == "v":
@@ -111,12 +115,7 @@ def _decode_entry(entry: object, index: int, bn: str | None, base: Path,
             raise CodecError(f'{where}: "bv" must be true or false')
         value = raw
     elif field == "ov":
-        if not isinstance(raw, str):
-            raise CodecError(f'{where}: "ov" must be a string "object:instance"')
-        try:
-            value = ObjectLink.parse(raw)
-        except ValueError as exc:
-            raise CodecError(f"{where}: {exc}") from None
+        value = object_link_of(raw, where, '"ov"')
     else:
         if not isinstance(raw, str):
             raise CodecError(f'{where}: "sv" must be a string')

@@ -17,22 +17,32 @@ without values: :func:`decode_paths`.
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import json
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import cbor2
 
-from ...core.errors import BadRequest, CodecError
+from ...core.errors import CodecError
 from ...core.formats import ContentFormat
 from ...core.model import ModelRegistry, ObjectLink, Value
 from ...core.path import Path
-from ...core.values import ResourceValue, coerce
+from ...core.values import ResourceValue
 from . import register
+from ._named_values import (
+    base_name,
+    check_under,
+    check_value_path,
+    common_prefix,
+    decode_base64,
+    fix_type,
+    is_number,
+    object_link_of,
+    path_of_name,
+    value_field,
+)
 
 # RFC 8428 §6 CBOR labels; LwM2M's object-link field has no label and stays the text key "vlo".
 CBOR_LABELS: dict[int, str] = {
@@ -46,77 +56,10 @@ VALUE_FIELDS = ("v", "vs", "vb", "vd", "vlo")
 _NUMBER_FIELDS = ("bt", "t", "bv", "ut", "bver")
 _TEXT_FIELDS = ("bn", "n", "bu", "u")
 
-# Ids are plain decimals: a leading zero is more likely a base name missing its slash ("/3/0" + "9").
-_NAME = re.compile(r"/?((?:0|[1-9][0-9]{0,4})(?:/(?:0|[1-9][0-9]{0,4})){0,3})?/?")
-
-
-# ---- shared with the LwM2M JSON codec -----------------------------------------------------------
-
-def common_prefix(values: Sequence[ResourceValue]) -> int:
-    """How many leading ids every value's path shares, leaving each path at least one id of its own."""
-    first = values[0].path
-    shared = len(first) - 1
-    for rv in values:
-        path = rv.path
-        if path[:shared] == first[:shared] and len(path) > shared:
-            continue
-        limit = min(shared, len(path) - 1)
-        i = 0
-        while i < limit and path[i] == first[i]:
-            i += 1
-        shared = i
-    return shared
-
-
-def base_name(path: Sequence[int]) -> str:
-    """``/3/0/`` for the ids ``(3, 0)``, ``/`` for none: a base name to which relative names append."""
-    return "/" + "".join(f"{i}/" for i in path)
-
-
 def relative_name(path: Path, start: int) -> str:
     if len(path) - start == 1:
         return str(path[start])
     return "/".join(str(i) for i in path[start:])
-
-
-def check_under(base: Path, values: Sequence[ResourceValue], format_name: str) -> None:
-    depth = len(base)
-    for rv in values:
-        if not 3 <= len(rv.path) <= 4 or rv.path[:depth] != base:
-            raise CodecError(f"{format_name}: value path {rv.path} is not a resource under {base}")
-
-
-def path_of_name(name: str, where: str) -> Path:
-    """The path a resolved SenML/LwM2M JSON name denotes; CodecError naming ``where`` if none."""
-    match = _NAME.fullmatch(name)
-    if match is None:
-        raise CodecError(f"{where}: name {name[:80]!r} is not an LwM2M path")
-    ids = match.group(1)
-    try:
-        return Path(*(int(i) for i in ids.split("/"))) if ids else Path()
-    except BadRequest as exc:
-        raise CodecError(f"{where}: name {name[:80]!r}: {exc.message}") from None
-
-
-def decode_base64(text: str, where: str) -> bytes:
-    """Base64 in either alphabet, padded or not: peers disagree, and the data is never ambiguous."""
-    stripped = text.rstrip("=").replace("+", "-").replace("/", "_")
-    try:
-        return base64.b64decode(stripped + "=" * (-len(stripped) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise CodecError(f"{where}: not base64 data ({exc})") from None
-
-
-def is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def fix_type(value: Value, path: Path, models: ModelRegistry, where: str) -> Value:
-    """The value as its resource's Python type when the model is known (self-describing formats)."""
-    model = models.resource(path)
-    if model is None:
-        return value
-    return coerce(value, model.type, where)
 
 
 # ---- encoding --------------------------------------------------------------------------------
@@ -318,15 +261,8 @@ def _decode_values(records: list[Any], base: Path, models: ModelRegistry,
         where = f"SenML record {index} ({path})"
         if "bv" in fields:
             base_value = fields["bv"]
-        if not 3 <= len(path) <= 4:
-            raise CodecError(f"{where}: a value belongs to a resource or resource instance")
-        if not path.startswith(base):
-            raise CodecError(f"{where}: not under the request path {base}")
-        present = [f for f in VALUE_FIELDS if f in fields]
-        if len(present) != 1:
-            raise CodecError(f"{where}: a record needs exactly one of v, vs, vb, vd, vlo; has "
-                             f"{', '.join(present) or 'none'}")
-        field = present[0]
+        check_value_path(path, base, where)
+        field = value_field(fields, VALUE_FIELDS, where, "a record")
         raw = fields[field]
         value: Value
         if field == "v":
@@ -345,12 +281,7 @@ def _decode_values(records: list[Any], base: Path, models: ModelRegistry,
             else:
                 raise CodecError(f"{where}: vd must be a {'byte string' if binary else 'base64url string'}")
         elif field == "vlo":
-            if not isinstance(raw, str):
-                raise CodecError(f"{where}: vlo must be a string 'object:instance'")
-            try:
-                value = ObjectLink.parse(raw)
-            except ValueError as exc:
-                raise CodecError(f"{where}: {exc}") from None
+            value = object_link_of(raw, where, "vlo")
         else:
             if not isinstance(raw, str):
                 raise CodecError(f"{where}: vs must be a string")
