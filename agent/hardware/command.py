@@ -18,9 +18,9 @@ from typing import Literal
 from ..core.errors import BadRequest, InternalError, ServiceUnavailable
 from ..core.model import ResourceType, Value
 from ..core.values import value_to_text
-from ..tree.binding import ResourceBinding, ResourceContent
+from ..tree.binding import ResourceContent
 from .errors import HardwareConfigError
-from .polling import ChangePoller, check_poll_interval
+from .polling import PolledBinding
 from .process import CommandFailed, check_argv, check_timeout, run_command
 from .readings import compile_pattern, match_value, parse_reading
 from .ticker import Ticker
@@ -37,7 +37,7 @@ def check_value_via(value_via: str) -> ValueVia:
                               'use "argument" (appended to the command) or "stdin"')
 
 
-class CommandBinding(ResourceBinding):
+class CommandBinding(PolledBinding):
     """A resource whose read, write and execute each run a command.
 
     ``read_command`` prints the value (stripped; ``pattern`` picks it out: group ``value``, else
@@ -78,19 +78,10 @@ class CommandBinding(ResourceBinding):
         self.value_via = check_value_via(value_via)
         self.multiple = multiple
         self.timeout = check_timeout(timeout)
-        interval = check_poll_interval(poll_interval)
-        self._poller = ChangePoller(self, interval, ticker) if interval is not None else None
+        self.poll_changes(poll_interval, ticker)
 
     def __repr__(self) -> str:
         return f"CommandBinding({self.read_command or self.write_command or self.execute_command})"
-
-    async def start(self) -> None:
-        if self._poller is not None:
-            self._poller.start()
-
-    async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.close()
 
     async def read(self) -> ResourceContent:
         if self.read_command is None:

@@ -28,7 +28,7 @@ from ..core.model import ResourceModel, ResourceType
 from ..core.values import value_to_text
 from ..tree.binding import ResourceBinding, ResourceContent
 from .errors import HardwareConfigError
-from .polling import ChangePoller, check_poll_interval
+from .polling import PolledBinding
 from .process import CommandFailed, check_timeout, run_command
 from .readings import parse_reading
 from .ticker import Ticker
@@ -75,7 +75,7 @@ def _value_bytes(value: ResourceContent) -> bytes:
     return (value_to_text(value) + "\n").encode()
 
 
-class FileBinding(ResourceBinding):
+class FileBinding(PolledBinding):
     """A resource whose value is a file's content, with optional read and write hook programs.
 
     Read: the ``read_hook``'s stdout if given, else the file; stripped and parsed to ``rtype``
@@ -105,19 +105,10 @@ class FileBinding(ResourceBinding):
         self.read_hook = _check_path(read_hook, "read_hook") if read_hook is not None else None
         self.write_hook = _check_path(write_hook, "write_hook") if write_hook is not None else None
         self.hook_timeout = check_timeout(hook_timeout, "hook_timeout")
-        interval = check_poll_interval(poll_interval)
-        self._poller = ChangePoller(self, interval, ticker) if interval is not None else None
+        self.poll_changes(poll_interval, ticker)
 
     def __repr__(self) -> str:
         return f"FileBinding({str(self.path)!r})"
-
-    async def start(self) -> None:
-        if self._poller is not None:
-            self._poller.start()
-
-    async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.close()
 
     async def read(self) -> ResourceContent:
         if self.read_hook is not None:

@@ -40,6 +40,7 @@ from ..core.errors import BadRequest, ServiceUnavailable
 from ..tree.binding import ResourceBinding, ResourceContent
 from .errors import HardwareConfigError
 from .gpio_chip import Bias, GpioChip, GpioInputRequest, GpioLine, GpioOutputRequest
+from .sharing import Listeners, Users
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,25 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _request_failed(chip: GpioChip, line: GpioLine, exc: Exception) -> str:
+    """The reason a line request failed, logged once here; reads report it until a retry succeeds."""
+    reason = f"cannot request line {line} of {chip.name}: {_describe(exc)}"
+    log.error("%s", reason)
+    return reason
+
+
+def _release(request: GpioInputRequest | GpioOutputRequest, owner: object) -> None:
+    # Releasing happens while closing: a failure is worth a log line, not a failed shutdown.
+    try:
+        request.release()
+    except Exception:
+        log.exception("releasing %r failed", owner)
+
+
+def _not_requested(error: str | None, chip: GpioChip, line: GpioLine) -> ServiceUnavailable:
+    return ServiceUnavailable(error or f"line {line} of {chip.name} is not requested")
+
+
 class GpioInputLine:
     """One input line, requested once and shared by the resources that describe it.
 
@@ -98,35 +118,23 @@ class GpioInputLine:
         self._fd: int | None = None
         self._error: str | None = "not started"
         self._last_attempt = 0.0
-        self._users = 0
-        self._listeners: dict[int, Callable[[], None]] = {}
-        self._next_key = 0
+        self._users = Users()
+        self._listeners: Listeners[Callable[[], None]] = Listeners()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"GpioInputLine({self.chip.name!r}, {self.line!r})"
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
-        key = self._next_key
-        self._next_key += 1
-        self._listeners[key] = listener
-
-        def unsubscribe() -> None:
-            self._listeners.pop(key, None)
-
-        return unsubscribe
+        return self._listeners.add(listener)
 
     async def start(self) -> None:
-        self._users += 1
-        if self._users == 1:
+        if self._users.acquire():
             self._loop = asyncio.get_running_loop()
             self._request_line()
 
     async def close(self) -> None:
-        if self._users == 0:
-            return
-        self._users -= 1
-        if self._users == 0:
+        if self._users.release():
             self._release()
             self._error = "closed"
 
@@ -136,8 +144,7 @@ class GpioInputLine:
             request = self.chip.request_input(self.line, bias=self.bias, debounce_ms=self.debounce_ms,
                                               consumer=self.consumer)
         except Exception as exc:
-            self._error = f"cannot request line {self.line} of {self.chip.name}: {_describe(exc)}"
-            log.error("%s", self._error)
+            self._error = _request_failed(self.chip, self.line, exc)
             return
         self._request = request
         self._fd = request.fileno()
@@ -151,19 +158,16 @@ class GpioInputLine:
             self._loop.remove_reader(self._fd)
         self._fd = None
         if self._request is not None:
-            try:
-                self._request.release()
-            except Exception:
-                log.exception("releasing %r failed", self)
+            _release(self._request, self)
             self._request = None
 
     def available(self) -> None:
         """Raise ServiceUnavailable unless the line is requested (retrying a failed request first)."""
-        if self._request is None and self._users > 0 and \
+        if self._request is None and self._users and \
                 time.monotonic() - self._last_attempt >= self.retry_interval:
             self._request_line()
         if self._request is None:
-            raise ServiceUnavailable(self._error or f"line {self.line} of {self.chip.name} is not requested")
+            raise _not_requested(self._error, self.chip, self.line)
 
     def _on_events(self) -> None:
         if self._request is None:
@@ -192,7 +196,7 @@ class GpioInputLine:
         if state:
             self.counter += 1
         self.last_change = int(time.time())
-        for listener in list(self._listeners.values()):
+        for listener in self._listeners:
             listener()
 
     def set_active_low(self, active_low: bool) -> None:
@@ -200,13 +204,13 @@ class GpioInputLine:
         if bool(active_low) != self.active_low:
             self.active_low = bool(active_low)
             self.state = not self.state
-            for listener in list(self._listeners.values()):
+            for listener in self._listeners:
                 listener()
 
     def reset_counter(self) -> None:
         if self.counter != 0:
             self.counter = 0
-            for listener in list(self._listeners.values()):
+            for listener in self._listeners:
                 listener()
 
 
@@ -314,10 +318,7 @@ class GpioOutput(ResourceBinding):
     async def close(self) -> None:
         self._started = False
         if self._request is not None:
-            try:
-                self._request.release()
-            except Exception:
-                log.exception("releasing %r failed", self)
+            _release(self._request, self)
             self._request = None
         self._error = "closed"
 
@@ -328,15 +329,14 @@ class GpioOutput(ResourceBinding):
                                                      consumer=self.consumer)
             self._error = None
         except Exception as exc:
-            self._error = f"cannot request line {self.line} of {self.chip.name}: {_describe(exc)}"
-            log.error("%s", self._error)
+            self._error = _request_failed(self.chip, self.line, exc)
 
     def _available(self) -> GpioOutputRequest:
         if self._request is None and self._started and \
                 time.monotonic() - self._last_attempt >= self.retry_interval:
             self._request_line()
         if self._request is None:
-            raise ServiceUnavailable(self._error or f"line {self.line} of {self.chip.name} is not requested")
+            raise _not_requested(self._error, self.chip, self.line)
         return self._request
 
     async def read(self) -> ResourceContent:

@@ -4,7 +4,8 @@ Files, commands, /proc facts and query-driven serial sensors do not tell anyone 
 changes. A binding that takes ``poll_interval`` re-reads itself on the shared ticker and calls
 ``changed()`` when the value differs from the last one, so an observation with ``gt``/``lt``/``st``
 attributes fires when the value moves, not only at ``pmax``. Without ``poll_interval`` nothing is
-polled and observations rely on their own ``pmax``.
+polled and observations rely on their own ``pmax``. Such bindings derive from
+:class:`PolledBinding`, which holds the poller and runs it between ``start`` and ``close``.
 """
 
 from __future__ import annotations
@@ -85,3 +86,30 @@ class ChangePoller:
             log.exception("polling %r failed", self._binding)
         finally:
             self._busy = False
+
+
+class PolledBinding(ResourceBinding):
+    """A binding whose value is known only when read, polled for changes when the profile asks.
+
+    A subclass calls :meth:`poll_changes` with its ``poll_interval`` once its own settings are
+    checked; :meth:`start` and :meth:`close` run the poller (a subclass that opens more calls them too).
+    """
+
+    __slots__ = ("_poller",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._poller: ChangePoller | None = None
+
+    def poll_changes(self, poll_interval: float | None, ticker: Ticker | None = None) -> None:
+        """Re-read every ``poll_interval`` seconds (checked; None: never) and notify observers of changes."""
+        interval = check_poll_interval(poll_interval)
+        self._poller = ChangePoller(self, interval, ticker) if interval is not None else None
+
+    async def start(self) -> None:
+        if self._poller is not None:
+            self._poller.start()
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.close()

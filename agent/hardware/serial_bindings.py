@@ -29,16 +29,47 @@ from ..tree.binding import ResourceBinding, ResourceContent
 from .bad_input import BadInputCounter
 from .errors import HardwareConfigError
 from .nmea import NmeaError, NmeaTracker
-from .polling import ChangePoller, check_poll_interval
+from .polling import PolledBinding
 from .process import check_timeout
 from .readings import LineSelector, convert_value, parse_reading
 from .serial_port import SerialPortReader
+from .sharing import Listeners
 from .ticker import Ticker
 
 log = logging.getLogger(__name__)
 
 
-class SerialLineValue(ResourceBinding):
+class _PortListener(ResourceBinding):
+    """A binding fed by what ``port`` sends: it listens while started and holds the port open meanwhile."""
+
+    port: SerialPortReader
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _listen(self) -> Callable[[], None]:
+        """Subscribe to the port (or a parser of it); returns the function that stops listening."""
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        if self._unsubscribe is None:
+            self._unsubscribe = self._listen()
+            await self.port.start()
+
+    async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+            await self.port.close()
+
+    def _check_port(self) -> None:
+        reason = self.port.unavailable_reason()
+        if reason is not None:
+            raise ServiceUnavailable(reason)
+
+
+class SerialLineValue(_PortListener):
     """The last value a line-printing sensor sent on ``port``.
 
     Lines ``pattern`` does not match are not this resource's and are ignored; matching lines whose
@@ -60,21 +91,12 @@ class SerialLineValue(ResourceBinding):
         self.bad_lines = BadInputCounter(log, port.device)
         self._value: Value | None = None
         self._when = 0.0
-        self._unsubscribe: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"SerialLineValue({self.port.device!r})"
 
-    async def start(self) -> None:
-        if self._unsubscribe is None:
-            self._unsubscribe = self.port.subscribe(self._on_line)
-            await self.port.start()
-
-    async def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-            await self.port.close()
+    def _listen(self) -> Callable[[], None]:
+        return self.port.subscribe(self._on_line)
 
     def _on_line(self, line: str) -> None:
         try:
@@ -95,9 +117,7 @@ class SerialLineValue(ResourceBinding):
             self.changed()
 
     async def read(self) -> ResourceContent:
-        reason = self.port.unavailable_reason()
-        if reason is not None:
-            raise ServiceUnavailable(reason)
+        self._check_port()
         if self._value is None:
             raise ServiceUnavailable(f"no reading from {self.port.device} yet")
         if self.max_age is not None:
@@ -118,8 +138,7 @@ class NmeaReceiver:
         self.tracker = NmeaTracker()
         self.bad_sentences = BadInputCounter(log, f"NMEA on {port.device}")
         self.sentences = 0
-        self._listeners: dict[int, Callable[[], None]] = {}
-        self._next_key = 0
+        self._listeners: Listeners[Callable[[], None]] = Listeners()
         self._unsubscribe: Callable[[], None] | None = None
 
     @classmethod
@@ -131,14 +150,12 @@ class NmeaReceiver:
         return receiver
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
-        key = self._next_key
-        self._next_key += 1
-        self._listeners[key] = listener
+        remove = self._listeners.add(listener)
         if self._unsubscribe is None:
             self._unsubscribe = self.port.subscribe(self._on_line)
 
         def unsubscribe() -> None:
-            self._listeners.pop(key, None)
+            remove()
             if not self._listeners and self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
@@ -153,7 +170,7 @@ class NmeaReceiver:
             return
         if used:
             self.sentences += 1
-            for listener in list(self._listeners.values()):
+            for listener in self._listeners:
                 listener()
 
 
@@ -169,7 +186,7 @@ NMEA_FIELDS: dict[str, ResourceType] = {
 }
 
 
-class NmeaField(ResourceBinding):
+class NmeaField(_PortListener):
     """One Location value (``field``: a key of :data:`NMEA_FIELDS`) from the GPS on ``port``."""
 
     def __init__(self, *, port: SerialPortReader, field: str, rtype: ResourceType | None = None) -> None:
@@ -182,21 +199,12 @@ class NmeaField(ResourceBinding):
         self.rtype = rtype if rtype is not None else NMEA_FIELDS[field]
         self.receiver = NmeaReceiver.for_port(port)
         self._last: Value | None = None
-        self._unsubscribe: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"NmeaField({self.port.device!r}, {self.field!r})"
 
-    async def start(self) -> None:
-        if self._unsubscribe is None:
-            self._unsubscribe = self.receiver.subscribe(self._on_sentence)
-            await self.port.start()
-
-    async def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-            await self.port.close()
+    def _listen(self) -> Callable[[], None]:
+        return self.receiver.subscribe(self._on_sentence)
 
     def _current(self) -> Value | None:
         tracker = self.receiver.tracker
@@ -220,9 +228,7 @@ class NmeaField(ResourceBinding):
             self.changed()
 
     async def read(self) -> ResourceContent:
-        reason = self.port.unavailable_reason()
-        if reason is not None:
-            raise ServiceUnavailable(reason)
+        self._check_port()
         tracker = self.receiver.tracker
         if not tracker.has_fix:
             raise ServiceUnavailable(f"the GPS on {self.port.device} has no position fix")
@@ -232,7 +238,7 @@ class NmeaField(ResourceBinding):
         return convert_value(value, self.rtype, f"GPS {self.field}")
 
 
-class SerialQuery(ResourceBinding):
+class SerialQuery(PolledBinding):
     """A value asked for: write ``query`` + ``terminator``, read the first line that holds a value.
 
     Lines that ``pattern`` does not match or that hold no value of ``rtype`` (an echo of the query,
@@ -260,8 +266,7 @@ class SerialQuery(ResourceBinding):
                                       "use characters the port's encoding has") from None
         self.selector = LineSelector(pattern=pattern, field=field, separator=separator)
         self.timeout = check_timeout(timeout)
-        interval = check_poll_interval(poll_interval)
-        self._poller = ChangePoller(self, interval, ticker) if interval is not None else None
+        self.poll_changes(poll_interval, ticker)
         self._started = False
 
     def __repr__(self) -> str:
@@ -271,14 +276,12 @@ class SerialQuery(ResourceBinding):
         if not self._started:
             self._started = True
             await self.port.start()
-            if self._poller is not None:
-                self._poller.start()
+            await super().start()
 
     async def close(self) -> None:
         if self._started:
             self._started = False
-            if self._poller is not None:
-                self._poller.close()
+            await super().close()
             await self.port.close()
 
     def _accept(self, line: str) -> bool:

@@ -35,6 +35,7 @@ import serial
 
 from ..core.errors import ServiceUnavailable
 from .errors import HardwareConfigError
+from .sharing import Listeners, Users
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +112,12 @@ class SerialPortReader:
 
         self.lines_received = 0
         self.connects = 0
-        self._users = 0
+        self._users = Users()
         self._serial: serial.Serial | None = None
         self._fd: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._buffer = bytearray()
-        self._listeners: dict[int, LineListener] = {}
-        self._next_key = 0
+        self._listeners: Listeners[LineListener] = Listeners()
         self._error: str | None = "not started"
         self._last_data = 0.0
         self._backoff = self.reconnect_delay
@@ -131,17 +131,13 @@ class SerialPortReader:
     # ---- life cycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         """Open the port on the first start (trying again later if it is not there yet)."""
-        self._users += 1
-        if self._users == 1:
+        if self._users.acquire():
             self._loop = asyncio.get_running_loop()
             self._open()
 
     async def close(self) -> None:
         """Close the port when the last user closes."""
-        if self._users == 0:
-            return
-        self._users -= 1
-        if self._users == 0:
+        if self._users.release():
             if self._reconnect is not None:
                 self._reconnect.cancel()
                 self._reconnect = None
@@ -154,14 +150,7 @@ class SerialPortReader:
 
     def subscribe(self, listener: LineListener) -> Callable[[], None]:
         """Call ``listener(line)`` for every line; returns the function that stops it."""
-        key = self._next_key
-        self._next_key += 1
-        self._listeners[key] = listener
-
-        def unsubscribe() -> None:
-            self._listeners.pop(key, None)
-
-        return unsubscribe
+        return self._listeners.add(listener)
 
     def unavailable_reason(self, *, include_silence: bool = True) -> str | None:
         """Why reads from this port cannot be served now, or None when it is delivering data."""
@@ -176,7 +165,7 @@ class SerialPortReader:
     # ---- opening and losing the port ----------------------------------------------------------
     def _open(self) -> None:
         self._reconnect = None
-        if self._users == 0 or self._loop is None:
+        if not self._users or self._loop is None:
             return
         try:
             port = serial.Serial(
@@ -214,7 +203,7 @@ class SerialPortReader:
         if was_open or self._error != reason:
             log.warning("%s; retrying in %.1f s", reason, self._backoff)
         self._error = reason
-        if self._users > 0 and self._loop is not None and self._reconnect is None:
+        if self._users and self._loop is not None and self._reconnect is None:
             self._reconnect = self._loop.call_later(self._backoff, self._open)
             self._backoff = min(self._backoff * 2, self.reconnect_max_delay)
 
@@ -258,7 +247,7 @@ class SerialPortReader:
 
     def _deliver(self, line: str) -> None:
         self.lines_received += 1
-        for listener in list(self._listeners.values()):
+        for listener in self._listeners:
             try:
                 listener(line)
             except Exception:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from ..core.errors import ServiceUnavailable
 from ..core.model import ResourceType, Value
-from ..tree.binding import ResourceBinding, ResourceContent
+from ..tree.binding import ResourceContent
 from . import linux_facts as facts
 from .errors import HardwareConfigError
 from .linux_facts import FactUnavailable
-from .modem import ModemQuery
-from .polling import ChangePoller, check_poll_interval
+from .modem import ModemQuery, ModemStatus
+from .polling import PolledBinding
 from .readings import convert_value
 from .ticker import Ticker
 
@@ -95,24 +95,27 @@ async def _available_bearers(ctx: FactContext) -> dict[int, Value]:
     return _indexed(found)
 
 
-async def _signal_strength(ctx: FactContext) -> int:
+async def _link_figure(
+    ctx: FactContext, wireless_index: int, modem_figure: Callable[[ModemStatus], int | None], missing: str
+) -> int:
+    """One figure of the link in use: from the Wi-Fi driver on a WLAN, from the modem otherwise."""
     name = _link_interface(ctx)
     if facts.interface_bearer(ctx.root, name) == facts.BEARER_WLAN:
-        return facts.wireless_link(ctx.root, name)[1]
-    status = await _modem(ctx).status()
-    if status.rssi_dbm is None:
-        raise FactUnavailable("the modem reports no signal strength (enable it with mmcli --signal-setup)")
-    return status.rssi_dbm
+        return facts.wireless_link(ctx.root, name)[wireless_index]
+    value = modem_figure(await _modem(ctx).status())
+    if value is None:
+        raise FactUnavailable(missing)
+    return value
+
+
+async def _signal_strength(ctx: FactContext) -> int:
+    return await _link_figure(ctx, 1, lambda status: status.rssi_dbm,
+                              "the modem reports no signal strength (enable it with mmcli --signal-setup)")
 
 
 async def _link_quality(ctx: FactContext) -> int:
-    name = _link_interface(ctx)
-    if facts.interface_bearer(ctx.root, name) == facts.BEARER_WLAN:
-        return facts.wireless_link(ctx.root, name)[0]
-    status = await _modem(ctx).status()
-    if status.signal_quality is None:
-        raise FactUnavailable("the modem reports no signal quality")
-    return status.signal_quality
+    return await _link_figure(ctx, 0, lambda status: status.signal_quality,
+                              "the modem reports no signal quality")
 
 
 async def _operator_part(ctx: FactContext, mcc: bool) -> int:
@@ -188,7 +191,7 @@ FACTS: dict[str, Fact] = {
 }
 
 
-class SystemFact(ResourceBinding):
+class SystemFact(PolledBinding):
     """A resource that reads one Linux system fact (a key of :data:`FACTS`).
 
     ``rtype`` converts the fact to the resource's type when it differs from the fact's own (a
@@ -224,8 +227,7 @@ class SystemFact(ResourceBinding):
             raise HardwareConfigError("modem_command", f"{modem_command!r} is not a list of arguments",
                                       'write it as a list, e.g. ["mmcli", "-m", "any"], or [] for no modem')
         self._context = FactContext(Path(root), interface, thermal_zone, tuple(modem_command))
-        interval = check_poll_interval(poll_interval)
-        self._poller = ChangePoller(self, interval, ticker) if interval is not None else None
+        self.poll_changes(poll_interval, ticker)
 
     def __repr__(self) -> str:
         return f"SystemFact({self.fact!r})"
@@ -233,14 +235,6 @@ class SystemFact(ResourceBinding):
     @property
     def multiple(self) -> bool:
         return self._fact.multiple
-
-    async def start(self) -> None:
-        if self._poller is not None:
-            self._poller.start()
-
-    async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.close()
 
     async def read(self) -> ResourceContent:
         try:

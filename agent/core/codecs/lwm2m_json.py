@@ -23,19 +23,8 @@ from ...core.formats import ContentFormat
 from ...core.model import ModelRegistry, ObjectLink, ResourceType, Value
 from ...core.path import Path
 from ...core.values import ResourceValue
+from . import _named_values as named
 from . import register
-from ._named_values import (
-    base_name,
-    check_under,
-    check_value_path,
-    common_prefix,
-    decode_base64,
-    fix_type,
-    is_number,
-    object_link_of,
-    path_of_name,
-    value_field,
-)
 
 _VALUE_FIELDS = ("v", "sv", "bv", "ov")
 
@@ -44,8 +33,8 @@ class Lwm2mJsonCodec:
     content_format = ContentFormat.LWM2M_JSON
 
     def encode(self, base: Path, values: Sequence[ResourceValue], models: ModelRegistry) -> bytes:
-        check_under(base, values, "LwM2M JSON")
-        shared = common_prefix(values) if values else len(base)
+        named.check_under(base, values, "LwM2M JSON")
+        shared = named.common_prefix(values) if values else len(base)
         entries: list[dict[str, Any]] = []
         for rv in values:
             entry: dict[str, Any] = {"n": "/".join(str(i) for i in rv.path[shared:])}
@@ -67,7 +56,7 @@ class Lwm2mJsonCodec:
             else:
                 raise CodecError(f"LwM2M JSON: cannot encode a {type(value).__name__} at {rv.path}")
             entries.append(entry)
-        document = {"bn": base_name(values[0].path[:shared] if values else base), "e": entries}
+        document = {"bn": named.base_name(values[0].path[:shared] if values else base), "e": entries}
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
     def decode(self, payload: bytes, base: Path, models: ModelRegistry) -> list[ResourceValue]:
@@ -80,7 +69,7 @@ class Lwm2mJsonCodec:
         bn = document.get("bn")
         if bn is not None and not isinstance(bn, str):
             raise CodecError('LwM2M JSON: "bn" must be a string')
-        if "bt" in document and not is_number(document["bt"]):
+        if "bt" in document and not named.is_number(document["bt"]):
             raise CodecError('LwM2M JSON: "bt" must be a number')
         out: list[ResourceValue] = []
         for index, entry in enumerate(document["e"]):
@@ -96,18 +85,18 @@ def _decode_entry(entry: object, index: int, bn: str | None, base: Path,
     name = entry.get("n", "")
     if not isinstance(name, str):
         raise CodecError(f'{where}: "n" must be a string')
-    if "t" in entry and not is_number(entry["t"]):
+    if "t" in entry and not named.is_number(entry["t"]):
         raise CodecError(f'{where}: "t" must be a number')
     # Without a base name, relative names hang off the request path.
-    full = bn + name if bn is not None else name if name.startswith("/") else base_name(base) + name
-    path = path_of_name(full, where)
+    full = bn + name if bn is not None else name if name.startswith("/") else named.base_name(base) + name
+    path = named.path_of_name(full, where)
     where = f"{where} ({path})"
-    check_value_path(path, base, where)
-    field = value_field(entry, _VALUE_FIELDS, where, "an entry")
+    named.check_value_path(path, base, where)
+    field = named.value_field(entry, _VALUE_FIELDS, where, "an entry")
     raw = entry[field]
     value: Value
     if field == "v":
-        if not is_number(raw):
+        if not named.is_number(raw):
             raise CodecError(f'{where}: "v" must be a number')
         value = raw
     elif field == "bv":
@@ -115,13 +104,14 @@ def _decode_entry(entry: object, index: int, bn: str | None, base: Path,
             raise CodecError(f'{where}: "bv" must be true or false')
         value = raw
     elif field == "ov":
-        value = object_link_of(raw, where, '"ov"')
+        value = named.object_link_of(raw, where, '"ov"')
     else:
         if not isinstance(raw, str):
             raise CodecError(f'{where}: "sv" must be a string')
         model = models.resource(path)
-        value = decode_base64(raw, where) if model is not None and model.type is ResourceType.OPAQUE else raw
-    return ResourceValue(path, fix_type(value, path, models, where))
+        opaque = model is not None and model.type is ResourceType.OPAQUE
+        value = named.decode_base64(raw, where) if opaque else raw
+    return ResourceValue(path, named.fix_type(value, path, models, where))
 
 
 LWM2M_JSON = Lwm2mJsonCodec()

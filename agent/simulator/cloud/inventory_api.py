@@ -9,7 +9,6 @@ are raised as ``ApiError`` (or the store's ``UnknownItem``/``RuleViolation``) as
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,8 +17,14 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
-from agent.simulator.cloud.errors import ApiError, bad_request, json_response
-from agent.simulator.cloud.params import next_page_headers
+from agent.simulator.cloud.errors import ApiError, json_response
+from agent.simulator.cloud.params import (
+    as_json_object,
+    next_page_headers,
+    parse_json_body,
+    query_bool,
+    query_int,
+)
 from agent.simulator.cloud.records import RuleViolation, UnknownItem
 
 
@@ -37,44 +42,18 @@ class ApiCall:
 
     def json(self) -> Any:
         """The JSON body; 400 naming the problem if it is missing or not JSON."""
-        if not self.body.strip():
-            raise bad_request("a JSON request body is required")
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad_request(f"the request body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise bad_request("the request body is JSON nested too deeply") from None
+        return parse_json_body(self.body)
 
     def json_object(self, *, required: bool = True) -> dict[str, Any]:
         if not required and not self.body.strip():
             return {}
-        body = self.json()
-        if not isinstance(body, dict):
-            raise bad_request("the request body must be a JSON object")
-        return body
+        return as_json_object(self.json())
 
     def bool_query(self, name: str, default: bool = False) -> bool:
-        raw = self.query.get(name)
-        if raw is None:
-            return default
-        if raw.lower() in ("true", "1"):
-            return True
-        if raw.lower() in ("false", "0"):
-            return False
-        raise bad_request(f"query parameter {name} must be true or false, not {raw!r}")
+        return query_bool(self.query, name, default)
 
     def int_query(self, name: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
-        raw = self.query.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise bad_request(f"query parameter {name} must be an integer, not {raw!r}") from None
-        if minimum is not None and value < minimum:
-            raise bad_request(f"query parameter {name} must be >= {minimum}, not {value}")
-        return value
+        return query_int(self.query, name, default, minimum=minimum)
 
 
 @dataclass(frozen=True)

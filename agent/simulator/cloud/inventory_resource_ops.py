@@ -123,10 +123,15 @@ class ResourceOperations:
 
     # ---- read ----------------------------------------------------------------------------------------
 
-    async def read_resource(self, call: ApiCall) -> ApiOutcome:
+    async def _read(self, call: ApiCall, depth: int) -> tuple[InventoryDevice, Path, bool, Result]:
+        """Read the ``depth``-id path the call names from its device; ApiError if the device refuses.
+
+        Also answers the call's ``model`` flag, checked before the device is asked: a bad flag costs
+        no request.
+        """
         context = self.context
         device = context.devices.get(call.param("device_id"))
-        path = lwm2m_path(call, 3)
+        path = lwm2m_path(call, depth)
         with_model = call.bool_query("model")
         endpoint = context.endpoint(device)
         result = await self._ask(
@@ -134,6 +139,11 @@ class ResourceOperations:
         )
         if not result.ok:
             raise self._refused(device, "read", path, result)
+        return device, path, with_model, result
+
+    async def read_resource(self, call: ApiCall) -> ApiOutcome:
+        context = self.context
+        device, path, with_model, result = await self._read(call, 3)
         model = context.server.models.resource(path)
         content = resource_content(result.values, path, model, context.settings.values)
         self._remember(device, path, {path[2]: content})
@@ -144,15 +154,7 @@ class ResourceOperations:
 
     async def read_instance(self, call: ApiCall) -> ApiOutcome:
         context = self.context
-        device = context.devices.get(call.param("device_id"))
-        path = lwm2m_path(call, 2)
-        with_model = call.bool_query("model")
-        endpoint = context.endpoint(device)
-        result = await self._ask(
-            device, "read", path, context.server.read(endpoint, path, context.settings.read_format)
-        )
-        if not result.ok:
-            raise self._refused(device, "read", path, result)
+        device, path, with_model, result = await self._read(call, 2)
         object_model = context.server.models.get(path[0])
         contents = instance_contents(result.values, path, object_model, context.settings.values)
         self._remember(device, path, contents)

@@ -207,10 +207,7 @@ def parse_value(raw: Any, rtype: ResourceType, style: ValueStyle, field: str = "
     elif rtype is ResourceType.OBJLNK:
         if not isinstance(raw, str):
             raise ValueError(f"{field} must be an object link 'object:instance', not {raw!r:.40}")
-        try:
-            value = ObjectLink.parse(raw)
-        except ValueError as exc:
-            raise ValueError(f"{field}: {exc}") from None
+        value = raw  # coerce, below, parses "object:instance" as every codec does
     else:
         raise ValueError(f"{field}: an executable resource has no value; execute it instead")
     try:

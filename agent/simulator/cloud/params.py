@@ -9,6 +9,7 @@ a message naming the parameter or field.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -18,15 +19,16 @@ from agent.simulator.cloud.errors import bad_request
 NEXT_KEY_HEADER = "x-soracom-next-key"
 
 
-def int_param(
-    request: web.Request,
+def query_int(
+    query: Mapping[str, str],
     name: str,
     default: int | None = None,
     *,
     minimum: int | None = None,
     maximum: int | None = None,
 ) -> int | None:
-    raw = request.query.get(name)
+    """Query parameter ``name`` as an integer within the bounds; 400 naming it otherwise."""
+    raw = query.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -41,6 +43,47 @@ def int_param(
     return value
 
 
+def query_bool(query: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """Query parameter ``name`` as true/1 or false/0; 400 naming it otherwise."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise bad_request(f"query parameter {name} must be true or false, not {raw!r}")
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """A request body as JSON; 400 naming the problem if it is missing or not JSON."""
+    if not raw.strip():
+        raise bad_request("a JSON request body is required")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise bad_request("the request body is JSON nested too deeply") from None
+
+
+def as_json_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object")
+    return body
+
+
+def int_param(
+    request: web.Request,
+    name: str,
+    default: int | None = None,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int | None:
+    return query_int(request.query, name, default, minimum=minimum, maximum=maximum)
+
+
 def choice_param(request: web.Request, name: str, choices: tuple[str, ...], default: str) -> str:
     value = request.query.get(name, default)
     if value not in choices:
@@ -49,14 +92,7 @@ def choice_param(request: web.Request, name: str, choices: tuple[str, ...], defa
 
 
 def bool_param(request: web.Request, name: str, default: bool = False) -> bool:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if raw.lower() in ("true", "1"):
-        return True
-    if raw.lower() in ("false", "0"):
-        return False
-    raise bad_request(f"query parameter {name} must be true or false, not {raw!r}")
+    return query_bool(request.query, name, default)
 
 
 def next_page_headers(request: web.Request, next_key: str | int | None) -> dict[str, str]:
@@ -70,20 +106,11 @@ def next_page_headers(request: web.Request, next_key: str | int | None) -> dict[
 
 async def json_body(request: web.Request) -> Any:
     """The request's JSON body; 400 naming the problem if it is missing or not JSON."""
-    raw = await request.read()
-    if not raw:
-        raise bad_request("a JSON request body is required")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"the request body is not valid JSON: {exc}") from None
+    return parse_json_body(await request.read())
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise bad_request("the request body must be a JSON object")
-    return body
+    return as_json_object(await json_body(request))
 
 
 def string_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
