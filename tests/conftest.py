@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import settings
 from support import ENDPOINT, agent_models, build_tree, client_settings
 
 from agent.client.agent import LwM2MClient
 from agent.simulator.lwm2m_server import LwM2MServer
+
+# CI runs on a busy 2-core machine with no example database: fixed examples and no per-example
+# deadline keep a landing from depending on the draw; developers' runs keep exploring.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -235,7 +235,11 @@ def _exact_value(draw: Callable[[st.SearchStrategy[Any]], Any], field: SigfoxFie
         text = draw(st.text(st.characters(min_codepoint=1, max_codepoint=127), max_size=field.characters))
         return text, text
     if field.type == "float":
-        number = draw(st.floats(width=field.bits, allow_nan=False))  # type: ignore[arg-type]
+        # Half the width's largest float: value / divisor * divisor must not round past it and be clamped.
+        limit = 2.0**127 if field.bits == 32 else 2.0**1022
+        number = draw(st.floats(width=field.bits, allow_nan=False, allow_infinity=field.divisor == 1,  # type: ignore[arg-type]
+                                min_value=None if field.divisor == 1 else -limit,
+                                max_value=None if field.divisor == 1 else limit))
         return number / field.divisor, number / field.divisor if field.divisor != 1 else number
     low = 0 if field.type == "uint" else -(1 << (field.bits - 1))
     high = (1 << field.bits) - 1 if field.type == "uint" else (1 << (field.bits - 1)) - 1
