@@ -175,3 +175,30 @@ async def test_many_observations_and_deregistration_cancels_them(server: LwM2MSe
     assert len(agent.session.observations) == 0
     for obs in observations:
         obs.cancelled = True
+
+
+async def test_epmax_samples_a_source_that_does_not_push(server: LwM2MServer, agent: LwM2MClient) -> None:
+    """A binding that never calls changed() (a command, a file) is re-read every epmax seconds."""
+    from agent.core.model import ResourceType
+    from agent.tree.binding import ResourceBinding
+
+    class Uncounted(ResourceBinding):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads = 0
+
+        async def read(self) -> int:
+            self.reads += 1
+            return self.reads * 10
+
+    assert agent.tree.models.resource(Path(32769, 0, 10)).type is ResourceType.INTEGER  # type: ignore[union-attr]
+    source = Uncounted()
+    agent.tree.instance(Path(32769, 0)).resources[10] = source
+    await server.write_attributes(EP, "/32769/0/10", epmin=0, epmax=1)
+    obs = await server.observe(EP, "/32769/0/10", ContentFormat.TEXT)
+    first = obs.first.value() if obs.first else None
+    started = time.monotonic()
+    note = await obs.next(3)
+    assert note.value() > first  # type: ignore[operator]
+    assert 0.8 <= time.monotonic() - started <= 2.5
+    await obs.cancel()

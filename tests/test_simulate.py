@@ -77,8 +77,7 @@ async def test_inventory_flow_through_the_printed_api() -> None:
                     return answer.status, json.loads(text) if text else None
 
             status, devices = await call("GET", "/devices")
-            assert status == 200 and [d["device_id"] if "device_id" in d else d["deviceId"] for d in devices] == [
-                p.device_id]  # type: ignore[union-attr]
+            assert status == 200 and [d["device_id"] for d in devices] == [p.device_id]  # type: ignore[union-attr]
             status, device = await call("GET", f"/devices/{p.device_id}/3/0")
             assert status == 200 and isinstance(device, dict)
             status, _ = await call("PUT", f"/devices/{p.device_id}/3/0/14", {"value": "+09:00"})
@@ -145,5 +144,28 @@ async def test_a_fleet_of_agents() -> None:
         async with aiohttp.ClientSession(headers=p.headers) as http, http.get(p.api_url + "/devices") as answer:
             devices = await answer.json()
         assert len(devices) == 5 and all(d["online"] for d in devices)
+    finally:
+        await stop(proc)
+
+
+async def test_state_file_keeps_devices_and_data_across_restarts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = str(tmp_path / "cloud.sqlite")
+    proc, first = await start("--state", state)
+    try:
+        async with aiohttp.ClientSession(headers=first.headers) as http, \
+                http.get(f"{first.api_url}/sigfox_devices") as answer:
+            assert answer.status == 200
+    finally:
+        await stop(proc)
+    proc, second = await start("--state", state)
+    try:
+        assert second.device_id == first.device_id, "the same endpoint is the same Inventory device"
+        async with aiohttp.ClientSession(headers=second.headers) as http:
+            async with http.get(f"{second.api_url}/devices") as answer:
+                assert [d["device_id"] for d in await answer.json()] == [first.device_id]
+            async with http.get(f"{second.api_url}/sigfox_devices") as answer:
+                sigfox = await answer.json()
+            async with http.get(f"{second.api_url}/data/SigfoxDevice/{sigfox[0]['device_id']}") as answer:
+                assert len(await answer.json()) >= 1, "uplinks stored before the restart are still there"
     finally:
         await stop(proc)
