@@ -67,3 +67,50 @@ async def test_objects_validate_reports_a_bad_file(tmp_path) -> None:  # type: i
     assert code == 1
     assert lines[-1] == "1 loaded, 1 refused"
     assert "bad.xml" in lines[0]
+
+
+async def test_run_speaks_the_systemd_notify_protocol(server: LwM2MServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Type=notify: READY once serving, STATUS once registered, WATCHDOG pings, STOPPING on SIGTERM."""
+    import os
+    import socket
+
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.setblocking(False)
+    env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "run", "--server", server.uri, "--endpoint", "notified", "--bind", "127.0.0.1", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    loop = asyncio.get_running_loop()
+    messages: list[str] = []
+
+    async def until(text: str, timeout: float = 15.0) -> None:
+        deadline = loop.time() + timeout
+        while not any(text in m for m in messages):
+            remaining = deadline - loop.time()
+            assert remaining > 0, f"no {text!r} in {messages}"
+            data = await asyncio.wait_for(loop.sock_recv(sock, 4096), remaining)
+            messages.append(data.decode())
+
+    try:
+        await until("READY=1")
+        await until("STATUS=registered as notified")
+        pings = sum("WATCHDOG=1" in m for m in messages)
+        await asyncio.sleep(0.5)
+        await until("WATCHDOG=1")
+        while True:  # drain what came during the sleep
+            try:
+                messages.append(sock.recv(4096).decode())
+            except BlockingIOError:
+                break
+        assert sum("WATCHDOG=1" in m for m in messages) >= pings + 3, "pinged every 100 ms"
+        proc.send_signal(signal.SIGTERM)
+        await until("STOPPING=1")
+        _, err = await asyncio.wait_for(proc.communicate(), 15)
+        assert proc.returncode == 0, err.decode()
+    finally:
+        sock.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
