@@ -170,6 +170,14 @@ def memory_total_kib(root: Path) -> int:
     return info["MemTotal"]
 
 
+def machine_id(root: Path) -> str:
+    """systemd's /etc/machine-id: stable across reboots, unique per installation (not per clone)."""
+    value = read_text(root, "etc/machine-id")
+    if not value:
+        raise FactUnavailable(f"{root / 'etc/machine-id'} is empty")
+    return value
+
+
 def uptime_seconds(root: Path) -> int:
     text = read_text(root, "proc/uptime")
     try:

@@ -17,6 +17,7 @@ from ..core.errors import ServiceUnavailable
 from ..core.model import ResourceType
 from ..tree import ObjectInstance, StoredValue
 from ..tree.binding import ResourceBinding, ResourceContent
+from . import linux_facts
 from .clock import CurrentTime, SystemClock, Timezone, UtcOffset
 from .device_actions import ErrorCodes, FactoryReset, Reboot, ResetErrorCodes
 from .system import SystemFact
@@ -45,11 +46,10 @@ class WithFallback(ResourceBinding):
             return self.fallback
 
 
-def machine_id(root: Path) -> str:
-    """systemd's /etc/machine-id: stable across reboots and unique per installation."""
+def _serial_stand_in(root: Path) -> str:
     try:
-        return (root / "etc/machine-id").read_text().strip() or "unknown"
-    except OSError:
+        return linux_facts.machine_id(root)
+    except linux_facts.FactUnavailable:
         return "unknown"
 
 
@@ -75,7 +75,7 @@ def device_instance(*, simulate: bool, root: str | Path = Path("/"), iid: int = 
     resources: dict[int, ResourceBinding] = {
         rid: SystemFact(fact=fact, root=root) for rid, fact in DEVICE_FACTS.items()
     }
-    fallbacks = {0: "Linux", 1: f"{platform.system()} {platform.machine()}", 2: machine_id(Path(root))}
+    fallbacks = {0: "Linux", 1: f"{platform.system()} {platform.machine()}", 2: _serial_stand_in(Path(root))}
     for rid, fallback in fallbacks.items():
         resources[rid] = WithFallback(resources[rid], fallback)
     resources.update({

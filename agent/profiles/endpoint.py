@@ -105,12 +105,9 @@ def mac(root: Path) -> tuple[str, str | None]:
 
 
 def machine_id(root: Path) -> str:
-    try:
-        value = _clean(linux_facts.read_text(root, "etc/machine-id"))
-    except FactUnavailable as exc:
-        raise FactUnavailable(exc.reason) from None
+    value = _clean(linux_facts.machine_id(root))
     if not value:
-        raise FactUnavailable(f"{root / 'etc/machine-id'} is empty")
+        raise FactUnavailable(f"{root / 'etc/machine-id'} has nothing usable in a name")
     return value
 
 
