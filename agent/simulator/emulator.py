@@ -8,14 +8,12 @@ through the Inventory), so it is written once, here.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
-import aiohttp
-
 from ..core.model import ModelRegistry
+from ..soracom.api import SoracomApi
 from .bootstrap_server import BootstrapServer, BootstrapSettings
 from .cloud.config import CloudConfig
 from .cloud.inventory import Inventory, InventorySettings
@@ -38,13 +36,6 @@ class EmulatorSettings:
     lifetime: int = 60
     read_device_info: bool = True
     config_overrides: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ApiCredentials:
-    api_key: str
-    token: str
-    operator_id: str
 
 
 class Emulator:
@@ -96,14 +87,11 @@ class Emulator:
         assert self.cloud is not None
         return self.cloud.api_url + "/v1"
 
-    async def login(self) -> ApiCredentials:
+    async def login(self) -> SoracomApi:
         """``POST /v1/auth`` with the configured key, over real HTTP, as a user's curl would."""
-        body = {"authKeyId": self.settings.auth_key_id, "authKey": self.settings.auth_key}
-        async with aiohttp.ClientSession() as session, session.post(f"{self.api_url}/auth", json=body) as answer:
-            data = json.loads(await answer.text())
-            if answer.status != 200:
-                raise RuntimeError(f"POST /v1/auth answered {answer.status}: {data}")
-        return ApiCredentials(data["apiKey"], data["token"], data["operatorId"])
+        api = SoracomApi(self.api_url)
+        await api.authenticate(self.settings.auth_key_id, self.settings.auth_key)
+        return api
 
     def device_id(self, endpoint: str) -> str | None:
         """The Inventory device id an endpoint was registered or bootstrapped as."""
