@@ -25,6 +25,7 @@ from ..core.formats import ContentFormat
 from ..core.model import ModelRegistry
 from ..core.path import Path
 from ..core.values import ResourceValue
+from .lwm2m_server import query_options
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +111,7 @@ class BootstrapServer:
         request: Message = pipe.request  # type: ignore[attr-defined]
         response = Message(code=Code.NOT_FOUND)
         if request.opt.uri_path == ("bs",) and request.code == Code.POST:
-            endpoint = ""
-            for option in request.opt.uri_query:
-                key, _, value = option.partition("=")
-                if key == "ep":
-                    endpoint = value
+            endpoint = query_options(request.opt.uri_query).get("ep", "")
             if not endpoint:
                 response = Message(code=Code.BAD_REQUEST, payload=b"missing ep")
             else:

@@ -266,7 +266,7 @@ class LwM2MServer:
         asyncio.get_running_loop().create_task(notify())
 
     def handle_register(self, request: Message) -> Message:
-        query = _parse_query(request.opt.uri_query)
+        query = query_options(request.opt.uri_query)
         endpoint = query.get("ep")
         if not endpoint:
             return Message(code=Code.BAD_REQUEST, payload=b"missing ep")
@@ -299,7 +299,7 @@ class LwM2MServer:
         reg = self._by_location.get(location)
         if reg is None:
             return Message(code=Code.NOT_FOUND, payload=b"unknown registration")
-        query = _parse_query(request.opt.uri_query)
+        query = query_options(request.opt.uri_query)
         try:
             if "lt" in query:
                 reg.lifetime = int(query["lt"])
@@ -458,7 +458,8 @@ def _path(path: Path | str) -> Path:
     return path if isinstance(path, Path) else Path.parse(path)
 
 
-def _parse_query(options: Sequence[str]) -> dict[str, str]:
+def query_options(options: Sequence[str]) -> dict[str, str]:
+    """CoAP Uri-Query options (``ep=name``, ``lt=60``, ``Q``) as a dict; a bare flag maps to ``""``."""
     out: dict[str, str] = {}
     for option in options:
         key, _, value = option.partition("=")
