@@ -106,3 +106,19 @@ async def test_bootstrap_delete_keeps_hardware_objects(server: LwM2MServer) -> N
             await client.stop()
     finally:
         await bs.stop()
+
+
+def test_bootstrap_discover_lists_accounts_with_ssid_and_uri() -> None:
+    from agent.client.defaults import security_instance
+    from agent.client.session import ServerSession
+    from agent.core.linkformat import format_links, parse_links
+    from agent.core.path import Path
+
+    tree = build_tree("coap://dm.example:5683")
+    tree.add_instance(0, security_instance("coap://bs.example:5683", iid=7, bootstrap=True))
+    text = format_links(ServerSession(tree=tree, lwm2m_version="1.0").bootstrap_discover_links(Path()))
+    links = {link.target: link.attributes for link in parse_links(text)}
+    assert links["/"] == {"lwm2m": "1.0"}
+    assert links["/0/0"] == {"ssid": "123", "uri": "coap://dm.example:5683"}
+    assert links["/0/7"] == {"uri": "coap://bs.example:5683"}, "the bootstrap account has no ssid"
+    assert links["/1/0"] == {"ssid": "123"} and links["/3/0"] == {}

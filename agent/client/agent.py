@@ -202,7 +202,7 @@ def _short_server_id(tree: ObjectTree) -> int:
     node = tree.objects.get(1)
     if node is not None:
         for inst in node.instances.values():
-            ssid = inst.resources.get(0)
-            if isinstance(ssid, StoredValue) and isinstance(ssid.value, int):
-                return ssid.value
+            ssid = inst.stored(0)
+            if isinstance(ssid, int):
+                return ssid
     return 0

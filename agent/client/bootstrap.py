@@ -57,11 +57,6 @@ class BootstrapFailed(Exception):
     """The bootstrap server did not answer, refused us, or left no usable server account."""
 
 
-def _value(inst: ObjectInstance, rid: int) -> object:
-    binding = inst.resources.get(rid)
-    return binding.value if isinstance(binding, StoredValue) else None
-
-
 def server_account(tree: ObjectTree) -> ServerAccount:
     """The first DM server account in the tree (Security + Server with the same Short Server ID)."""
     security = tree.objects.get(0)
@@ -70,18 +65,18 @@ def server_account(tree: ObjectTree) -> ServerAccount:
         raise NotAcceptable("bootstrap left no Security or Server object")
     for iid in sorted(security.instances):
         sec = security.instances[iid]
-        if _value(sec, 1) is True:
+        if sec.stored(1) is True:
             continue
-        uri, ssid = _value(sec, 0), _value(sec, 10)
+        uri, ssid = sec.stored(0), sec.stored(10)
         if not isinstance(uri, str) or not uri or not isinstance(ssid, int):
             continue
         for server in servers.instances.values():
-            if _value(server, 0) == ssid:
-                lifetime = _value(server, 1)
-                binding = _value(server, 7)
-                mode = _value(sec, 2)
-                identity = _value(sec, 3)
-                key = _value(sec, 5)
+            if server.stored(0) == ssid:
+                lifetime = server.stored(1)
+                binding = server.stored(7)
+                mode = sec.stored(2)
+                identity = sec.stored(3)
+                key = sec.stored(5)
                 return ServerAccount(
                     server_uri=uri, short_server_id=ssid,
                     security_mode=mode if isinstance(mode, int) else 3,

@@ -17,7 +17,6 @@ from ..core.formats import ContentFormat
 from ..core.linkformat import Link
 from ..core.path import Path
 from ..tree import ObjectTree
-from ..tree.binding import StoredValue
 from .observe import ObservationRegistry
 
 
@@ -61,15 +60,10 @@ class ServerSession:
         node = self.tree.objects.get(1)
         if node is not None:
             for inst in node.instances.values():
-                ssid = inst.resources.get(0)
-                if (isinstance(ssid, StoredValue) and ssid.value == self.short_server_id) or len(
-                    node.instances
-                ) == 1:
-                    p2, p3 = inst.resources.get(2), inst.resources.get(3)
-                    if isinstance(p2, StoredValue) and isinstance(p2.value, int):
-                        pmin = p2.value
-                    if isinstance(p3, StoredValue) and isinstance(p3.value, int):
-                        pmax = p3.value
+                if inst.stored(0) == self.short_server_id or len(node.instances) == 1:
+                    p2, p3 = inst.stored(2), inst.stored(3)
+                    pmin = p2 if isinstance(p2, int) else None
+                    pmax = p3 if isinstance(p3, int) else None
                     break
         return NotificationAttributes(pmin=pmin, pmax=pmax)
 
@@ -96,17 +90,12 @@ class ServerSession:
             links.append(Link(f"/{oid}", attrs))
             for iid in sorted(node.instances):
                 inst_attrs: dict[str, str | None] = {}
-                res = node.instances[iid].resources
-                if oid == 0:
-                    ssid, uri, is_bs = res.get(10), res.get(0), res.get(1)
-                    if isinstance(is_bs, StoredValue) and not is_bs.value and isinstance(ssid, StoredValue):
-                        inst_attrs["ssid"] = str(ssid.value)
-                    if isinstance(uri, StoredValue):
-                        inst_attrs["uri"] = str(uri.value)
-                elif oid == 1:
-                    ssid = res.get(0)
-                    if isinstance(ssid, StoredValue):
-                        inst_attrs["ssid"] = str(ssid.value)
+                inst = node.instances[iid]
+                ssid = inst.stored(10) if oid == 0 else inst.stored(0) if oid == 1 else None
+                if ssid is not None and not (oid == 0 and inst.stored(1) is not False):
+                    inst_attrs["ssid"] = str(ssid)
+                if oid == 0 and inst.stored(0) is not None:
+                    inst_attrs["uri"] = str(inst.stored(0))
                 links.append(Link(f"/{oid}/{iid}", inst_attrs))
         return links
 

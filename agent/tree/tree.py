@@ -25,6 +25,15 @@ class ObjectInstance:
     id: int
     resources: dict[int, ResourceBinding] = field(default_factory=dict)
 
+    def stored(self, resource_id: int) -> ResourceContent | None:
+        """The value of a resource held in memory (server accounts, settings), else None.
+
+        The agent reads its own Security and Server settings this way, without going through a
+        binding's async read (those resources are always :class:`StoredValue`).
+        """
+        binding = self.resources.get(resource_id)
+        return binding.value if isinstance(binding, StoredValue) else None
+
 
 InstanceFactory = Callable[[ObjectModel, int, dict[int, ResourceContent]], ObjectInstance]
 
@@ -355,5 +364,4 @@ class ObjectTree:
 
 
 def _is_bootstrap_security(inst: ObjectInstance) -> bool:
-    binding = inst.resources.get(1)
-    return isinstance(binding, StoredValue) and binding.value is True
+    return inst.stored(1) is True
