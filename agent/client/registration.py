@@ -87,30 +87,21 @@ class VersionRefused(Exception):
 
 
 def registration_links(tree: ObjectTree, content_format: int) -> str:
-    """The Register payload: ``</>;rt="oma.lwm2m";ct=...`` then objects (not /0) and instances."""
+    """The Register payload: ``</>;rt="oma.lwm2m";ct=...`` then objects (not /0) and instances.
+
+    An object is listed bare when it has no instance, or to carry its version (``</3303>;ver=1.1``)
+    ahead of its instances, as Leshan and Anjay do.
+    """
     links = [Link("/", {"rt": "oma.lwm2m", "ct": str(content_format)})]
-    for path in tree.instance_paths():
-        if path[0] == 0:
+    for oid in sorted(tree.objects):
+        if oid == 0:
             continue
-        attrs: dict[str, str | None] = {}
-        version = tree.objects[path[0]].model.version
-        if len(path) == 1 and version not in ("", "1.0"):
-            attrs["ver"] = version
-        links.append(Link(str(path), attrs))
-    # An object's version goes on its first link; objects that have instances are listed as /O/I,
-    # so a versioned object also gets a bare </O>;ver= entry (as Leshan and Anjay do).
-    out: list[Link] = []
-    seen: set[int] = set()
-    for link in links:
-        parts = link.target.strip("/").split("/")
-        if link.target != "/" and len(parts) == 2:
-            oid = int(parts[0])
-            version = tree.objects[oid].model.version
-            if oid not in seen and version not in ("", "1.0"):
-                out.append(Link(f"/{oid}", {"ver": version}))
-            seen.add(oid)
-        out.append(link)
-    return format_links(out)
+        node = tree.objects[oid]
+        version = node.model.version_attributes()
+        if version or not node.instances:
+            links.append(Link(f"/{oid}", version))
+        links.extend(Link(f"/{oid}/{iid}", {}) for iid in sorted(node.instances))
+    return format_links(links)
 
 
 class RegistrationEngine:

@@ -85,9 +85,7 @@ class ServerSession:
             if path and oid != path[0]:
                 continue
             node = self.tree.objects[oid]
-            ver = node.model.version
-            attrs: dict[str, str | None] = {"ver": ver} if ver not in ("", "1.0") else {}
-            links.append(Link(f"/{oid}", attrs))
+            links.append(Link(f"/{oid}", node.model.version_attributes()))
             for iid in sorted(node.instances):
                 inst_attrs: dict[str, str | None] = {}
                 inst = node.instances[iid]

@@ -167,7 +167,7 @@ class LwM2MSite:
             links.append(linkformat.Link(str(p), attrs))
 
         if len(path) == 1:
-            add(path, {"ver": node.model.version} if node.model.version not in ("", "1.0") else None)
+            add(path, node.model.version_attributes())
             for iid in sorted(node.instances):
                 add(path.child(iid))
                 for rid in sorted(node.instances[iid].resources):

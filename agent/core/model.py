@@ -146,6 +146,10 @@ class ObjectModel:
     urn: str = ""
     description: str = ""
 
+    def version_attributes(self) -> dict[str, str | None]:
+        """``{"ver": ...}`` for a link to this object, empty for 1.0 (the version links leave out)."""
+        return {} if self.version in ("", "1.0") else {"ver": self.version}
+
     def resource(self, resource_id: int) -> ResourceModel:
         try:
             return self.resources[resource_id]

@@ -151,15 +151,6 @@ class ObjectTree:
         except NotFound:
             return False
 
-    def instance_paths(self) -> Iterator[Path]:
-        """Every object and instance, in order: the body of a Register."""
-        for oid in sorted(self.objects):
-            node = self.objects[oid]
-            if not node.instances:
-                yield Path(oid)
-            for iid in sorted(node.instances):
-                yield Path(oid, iid)
-
     def resource_paths(self, path: Path) -> Iterator[Path]:
         """Every resource at or below ``path`` (for Discover and attribute handling)."""
         if not path:
