@@ -37,9 +37,9 @@ _RELIABLE = Reliable()
 _UNRELIABLE = Unreliable()
 
 
-def _observed_value(path: Path, values: list[ResourceValue]) -> object:
+def _observed_value(path: Path, values: list[ResourceValue], composite: bool) -> object:
     """What the attribute logic compares: the number of a single resource, else the whole set."""
-    if len(path) >= 3 and len(values) == 1 and len(values[0].path) == len(path):
+    if not composite and len(path) >= 3 and len(values) == 1 and len(values[0].path) == len(path):
         return values[0].value
     return tuple(values)
 
@@ -107,8 +107,7 @@ class ObservationRegistry:
         obs = ActiveObservation(
             session=session, remote=request.remote, token=request.token, paths=paths,
             content_format=content_format, composite=composite, pipe=pipe,
-            logic=Observation(attrs, loop.time(), _observed_value(paths[0], values) if not composite
-                              else tuple(values)),
+            logic=Observation(attrs, loop.time(), _observed_value(paths[0], values, composite)),
         )
         key = (request.remote, request.token)
         old = self._by_token.pop(key, None)
@@ -191,7 +190,7 @@ class ObservationRegistry:
             while obs.dirty and not obs.done.done():
                 obs.dirty = False
                 values = await self._read(obs.session, obs.paths, obs.composite)
-                value = _observed_value(obs.path, values) if not obs.composite else tuple(values)
+                value = _observed_value(obs.path, values, obs.composite)
                 if obs.logic.on_value(value, loop.time()):
                     self._send(obs, values)
                 self._schedule(obs)
@@ -231,7 +230,7 @@ class ObservationRegistry:
         except LwM2MError as exc:
             self._fail(obs, exc)
             return
-        value = _observed_value(obs.path, values) if not obs.composite else tuple(values)
+        value = _observed_value(obs.path, values, obs.composite)
         now = loop.time()
         sample = obs.logic.next_sample(now)
         if obs.logic.on_timer(now, value) or (sample is not None and sample <= now and obs.logic.on_value(value, now)):
