@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path as FsPath
 
 from agent.client.agent import ClientSettings
@@ -17,6 +19,16 @@ REPO = HERE.parent
 SHARED = REPO.parent / "shared"
 TEST_OBJECT_FILE = HERE / "data" / "32769-test-all-types.json"
 ENDPOINT = "test-device"
+CLI = [sys.executable, "-m", "agent.cli"]
+
+
+async def run_cli(*args: str) -> tuple[int, str]:
+    """Run ``lwm2m-agent ARGS`` to the end; its exit status and its output (stdout and stderr)."""
+    proc = await asyncio.create_subprocess_exec(*CLI, *args, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
 
 
 def agent_models() -> ModelRegistry:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import pytest
-from support import SHARED
+from support import CLI, SHARED, run_cli
 
 from agent.core.formats import ContentFormat
 from agent.simulator.lwm2m_server import LwM2MServer
-
-CLI = [sys.executable, "-m", "agent.cli"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -37,14 +34,6 @@ async def test_run_registers_serves_and_deregisters_on_signal(server: LwM2MServe
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-
-
-async def run_cli(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(*CLI, *args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
 
 
 @pytest.mark.skipif(not (SHARED / "oma-registry").is_dir(), reason="../shared/oma-registry is not beside the repo")

@@ -5,26 +5,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import sys
 from pathlib import Path as FsPath
 
-from support import REPO
+from support import CLI, REPO, run_cli
 
 from agent.core.formats import ContentFormat
 from agent.models import shipped_models
 from agent.simulator.emulator import Emulator, EmulatorSettings
 from agent.simulator.lwm2m_server import LwM2MServer
 
-CLI = [sys.executable, "-m", "agent.cli"]
 SIMULATOR = REPO / "device_profiles" / "simulator.toml"
-
-
-async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(*CLI, *args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT, env=env)
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
 
 
 async def test_profile_check_prints_the_tree() -> None:

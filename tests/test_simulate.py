@@ -7,13 +7,13 @@ import json
 import re
 import shutil
 import signal
-import sys
 from dataclasses import dataclass
 
 import aiohttp
 import pytest
+from support import CLI as AGENT_CLI
 
-CLI = [sys.executable, "-m", "agent.cli", "simulate", "--api-port", "0", "--lwm2m-port", "0", "--bootstrap-port", "0"]
+CLI = [*AGENT_CLI, "simulate", "--api-port", "0", "--lwm2m-port", "0", "--bootstrap-port", "0"]
 
 
 @dataclass
