@@ -12,6 +12,7 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path as FsPath
+from typing import TYPE_CHECKING
 
 from ..client.agent import ClientSettings, LwM2MClient
 from ..client.defaults import default_tree
@@ -20,6 +21,9 @@ from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, defa
 from ..profiles import start_tree as start_profile_tree
 from ..tree import ObjectTree
 from .systemd import Systemd
+
+if TYPE_CHECKING:
+    from ..telemetry.sigfox import SigfoxUplinks
 
 log = logging.getLogger("agent")
 
@@ -92,7 +96,7 @@ class RunningAgent:
         self.profile = profile
         self.tree = tree
         self.client = LwM2MClient(tree, settings)
-        self.uplinks: object | None = None
+        self.uplinks: SigfoxUplinks | None = None
 
     async def start(self, simulate: bool) -> None:
         await start_profile_tree(self.tree)
@@ -112,7 +116,7 @@ class RunningAgent:
 
     async def stop(self) -> None:
         if self.uplinks is not None:
-            await self.uplinks.close()  # type: ignore[attr-defined]
+            await self.uplinks.close()
         await self.client.stop(deregister=True)
         await close_tree(self.tree)
 

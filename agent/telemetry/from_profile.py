@@ -6,6 +6,8 @@ so an uplink carries exactly what a server Read would see at that moment.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from ..core.model import Value
 from ..core.path import Path
 from ..profiles import SigfoxProfile
@@ -13,7 +15,7 @@ from ..tree import ObjectTree
 from .sigfox import SigfoxModem, SigfoxUplinks
 
 
-def tree_reader(tree: ObjectTree):  # type: ignore[no-untyped-def]
+def tree_reader(tree: ObjectTree) -> Callable[[Path], Awaitable[Value]]:
     """A ``read(path) -> value`` over the tree, for one resource (or resource instance)."""
 
     async def read(path: Path) -> Value:
