@@ -1,9 +1,9 @@
 """What a wheel carries: the shipped ``objects/`` and ``device_profiles/`` inside the package, found there.
 
-The build step of ``setup.py`` is run for real (setuptools' ``build_py``, what ``pip wheel`` runs) on a
-copy of the files a build reads, and the built package is then imported from outside any checkout, by
-a separate interpreter, the way an installed wheel is. ``.ci/run`` also builds the wheel, installs it
-into a fresh venv and runs the command from there.
+A wheel is built for real (``pip wheel``, offline, with the setuptools of the test environment) from a
+copy of the files a build reads, unpacked as an installer would, and imported from outside any
+checkout by a separate interpreter. ``.ci/run`` also installs such a wheel into a fresh venv and runs
+the ``lwm2m-agent`` command from there.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -47,21 +48,26 @@ def files_under(folder: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def built_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``build_py`` of a copy of the source tree; the folder a wheel is zipped from."""
+    """A wheel of a copy of the source tree, unpacked: what ``pip install`` puts in site-packages."""
     source = tmp_path_factory.mktemp("source")
     for name in BUILD_INPUTS:
         shutil.copy(REPO / name, source / name)
     for name in ("agent", *SHIPPED):
         shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-    lib = tmp_path_factory.mktemp("lib")
-    done = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(lib)], cwd=source,
-                          capture_output=True, text=True, timeout=120)
+    dist = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                           "--no-index", "-w", str(dist), str(source)],
+                          capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    return lib
+    [wheel] = dist.glob("lwm2m_agent-*.whl")
+    site = tmp_path_factory.mktemp("site")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    return site
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_the_build_puts_each_shipped_folder_inside_the_package(built_package: Path, name: str) -> None:
+def test_the_wheel_carries_each_shipped_folder_inside_the_package(built_package: Path, name: str) -> None:
     packaged = built_package / "agent" / "_shipped" / name
     assert files_under(packaged) == files_under(REPO / name)
     assert files_under(packaged), f"{name}/ is empty"
