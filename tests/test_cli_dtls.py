@@ -114,3 +114,45 @@ async def test_soracom_preset_profile_check(tmp_path: FsPath) -> None:
     code, out = await run_cli("profile", "check", str(sim))
     assert code == 0, out
     assert "coap://bootstrap.soracom.io:5683" in out
+
+
+def test_soracom_preset_on_the_command_line() -> None:
+    """``--soracom jp`` with a key is the SIM-less flow; without one it is the SIM bootstrap flow."""
+    from agent.daemon.runner import AgentOptions, server_profile
+
+    sim_less = server_profile(AgentOptions(soracom="jp", psk_identity="d-x", psk_key=KEY, endpoint="pi"), None)
+    assert sim_less.uri == "coaps://jp.inventory.soracom.io:5684" and sim_less.bootstrap_uri is None
+    assert sim_less.psk_identity == b"d-x" and sim_less.psk_key == KEY
+    assert sim_less.lwm2m_version == "1.0" and sim_less.short_server_id == 123
+    with_sim = server_profile(AgentOptions(soracom="g", endpoint="pi"), None)
+    assert with_sim.uri is None and with_sim.bootstrap_uri == "coap://bootstrap.soracom.io:5683"
+    override = server_profile(AgentOptions(soracom="g", server_uri="coaps://example.test:5684", psk_identity="d-x",
+                                           psk_key=KEY), None)
+    assert override.uri == "coaps://example.test:5684"
+
+
+async def test_without_dtlssocket_the_agent_says_what_to_install(tmp_path: FsPath) -> None:
+    """A Python without DTLSSocket (a package directory that fails to import stands in for it)."""
+    missing = tmp_path / "nodtls" / "DTLSSocket"
+    missing.mkdir(parents=True)
+    (missing / "__init__.py").write_text("raise ImportError('DTLSSocket is not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{missing.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "run", "--server", "coaps://127.0.0.1:5684", "--endpoint", "no-dtls", "--psk-identity", IDENTITY,
+        "--psk-key", SECRET, "--bind", "127.0.0.1", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        assert proc.stdout is not None
+        seen = ""
+        while "apt-get install" not in seen:
+            line = await asyncio.wait_for(proc.stdout.readline(), 15)
+            assert line, seen
+            seen += line.decode()
+        assert "aiocoap[tinydtls]" in seen and "autoconf" in seen
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 15)
+        assert proc.returncode == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
