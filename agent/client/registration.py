@@ -17,6 +17,7 @@ import contextlib
 import enum
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -118,6 +119,8 @@ class RegistrationEngine:
         self.registered = asyncio.Event()
         self.registrations = 0
         self.updates = 0
+        # Wall-clock time the server last accepted a Register or an Update (``lwm2m-agent status``).
+        self.last_update_at: float | None = None
         self.server_remote: object | None = None
         self._content_format = content_format or (lambda: int(ContentFormat.TLV))
         self._wakeup = asyncio.Event()
@@ -222,6 +225,7 @@ class RegistrationEngine:
             self.location = tuple(response.opt.location_path)
             self.server_remote = response.remote
             self.registrations += 1
+            self.last_update_at = time.time()
             self.state = RegistrationState.REGISTERED
             self.registered.set()
             log.info("registered to %s as %s (location /%s, lifetime %d s, LwM2M %s)",
@@ -250,6 +254,7 @@ class RegistrationEngine:
         response = await self.context.request(msg).response
         if response.code == Code.CHANGED:
             self.updates += 1
+            self.last_update_at = time.time()
             log.debug("registration update ok")
             return True
         if response.code == Code.NOT_FOUND:
