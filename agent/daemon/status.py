@@ -84,7 +84,7 @@ def _checked(name: str, value: Any) -> Any:
         raise StatusFormatError(f"field {name!r}: {value!r} is not {' or '.join(t.__name__ for t in types)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise StatusFormatError(f"field {name!r}: {value!r} is not a finite number")
-    if name == "observations" and not all(isinstance(p, str) for p in value):
+    if isinstance(value, list) and not all(isinstance(p, str) for p in value):
         raise StatusFormatError(f"field 'observations': {value!r} is not a list of paths")
     return value
 
