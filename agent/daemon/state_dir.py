@@ -43,6 +43,8 @@ def secure_state_dir(path: Path | str) -> Path:
     """
     given = Path(path)
     real = Path(os.path.realpath(given))
+    if real.exists() and not real.is_dir():
+        raise StateDirError(given, "is not a directory", "give --state-dir a directory")
     try:
         real.mkdir(mode=0o700, parents=True, exist_ok=True)
         top = os.stat(real)
