@@ -10,7 +10,7 @@ that status only). Outside the unit the status reaches whoever started the agent
 reboots.
 
 A factory reset needs no privilege: the agent de-registers, empties its state directory
-(bootstrapped credentials, saved values, queue) and starts over in the same process, so it
+(bootstrapped credentials and whatever else it saved there) and starts over in the same process, so it
 bootstraps again -- with or without systemd.
 
 A binding with a command from the profile runs that command instead (``device_actions``).

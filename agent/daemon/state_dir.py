@@ -1,7 +1,7 @@
 """The state directory: owner-only, checked at start, emptied by a factory reset.
 
-It holds what an attacker on the device would want (the PSK a bootstrap server handed out, saved
-values, the telemetry queue), so the agent does not trust the permissions it finds: a directory
+It holds what an attacker on the device would want (the PSK a bootstrap server handed out, and
+whatever else the agent saves), so the agent does not trust the permissions it finds: a directory
 that group or others may enter is tightened to 0700 and its files lose their group and other bits
 (0644 becomes 0600), and anything the agent's user does not own is refused with the fix. systemd
 creates ``StateDirectory=`` as 0700 already; the check is for installs that are not the shipped
