@@ -155,7 +155,12 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> int:
         status_server = StatusServer(options.state_dir, lambda: agent_status(agent.client, started_at))
         if not await status_server.start():
             status_server = None
-    await agent.start(options.simulate)
+    try:
+        await agent.start(options.simulate)
+    except BaseException:
+        if status_server is not None:
+            await status_server.close()
+        raise
     reg = settings.registration
     log.info("agent %s serving on UDP port %d, %s %s", reg.endpoint, agent.client.port,
              "bootstrapping from" if settings.bootstrap_uri else "registering to",
