@@ -9,12 +9,18 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path as FsPath
+from typing import TypeVar
 
 import click
 
 from . import __version__
 
 log = logging.getLogger("agent")
+
+T = TypeVar("T")
+
+# The StateDirectory= of systemd/lwm2m-agent.service.
+UNIT_STATE_DIR = FsPath("/var/lib/lwm2m-agent")
 
 
 def setup_logging(verbose: int) -> None:
@@ -30,17 +36,17 @@ def setup_logging(verbose: int) -> None:
         logging.getLogger("coap-server").setLevel(logging.WARNING)
 
 
-def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run ``main(stop_event)`` until it returns; SIGINT and SIGTERM set the event."""
+def run_until_signal(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """Run ``main(stop_event)`` until it returns, and return what it returns; SIGINT and SIGTERM set the event."""
 
-    async def runner() -> None:
+    async def runner() -> T:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await main(stop)
+        return await main(stop)
 
-    asyncio.run(runner())
+    return asyncio.run(runner())
 
 
 @click.group()
@@ -63,7 +69,8 @@ def main() -> None:
 @click.option("--lwm2m-version", type=click.Choice(["1.0", "1.1"]), default=None,
               help="LwM2M version to register with [default: the profile's, else 1.1, falling back to 1.0].")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=FsPath), default=None,
-              help="Where state that survives restarts is kept (bootstrapped credentials), owner-only.")
+              help="Where state that survives restarts is kept (bootstrapped credentials); made owner-only "
+                   "at start, and where `lwm2m-agent status` asks.")
 @click.option("--force-bootstrap", is_flag=True, help="Discard saved bootstrap credentials and bootstrap again.")
 @click.option("--soracom", type=click.Choice(["jp", "g"]), default=None,
               help="Soracom Inventory preset (Japan or global coverage): its DM server, bootstrap server, LwM2M 1.0 "
@@ -85,11 +92,13 @@ def run(profile_path: FsPath | None, server_uri: str | None, bootstrap_uri: str 
     """Run the agent in the foreground until SIGINT/SIGTERM, then de-register and exit 0.
 
     SIGHUP reloads the profile: a profile that no longer loads is refused (logged) and the running
-    one goes on.
+    one goes on. A Reboot (/3/0/4) from the server de-registers and exits with status 194, which
+    the systemd unit turns into a reboot; a Factory Reset (/3/0/5) empties the state directory and
+    starts over.
     """
     from .daemon.runner import AgentOptions, run_agent
     from .profiles import ProfileError
-    from .state import StateDirectoryError
+    from .state import StateDirError
 
     setup_logging(max(verbose, 1))
     log = logging.getLogger("agent")
@@ -107,9 +116,33 @@ def run(profile_path: FsPath | None, server_uri: str | None, bootstrap_uri: str 
         psk_key=key, soracom=soracom,
     )
     try:
-        run_until_signal(lambda stop: run_agent(options, stop))
-    except (ProfileError, StateDirectoryError) as exc:
+        status = run_until_signal(lambda stop: run_agent(options, stop))
+    except (ProfileError, StateDirError) as exc:
         raise click.ClickException(str(exc)) from None
+    sys.exit(status)
+
+
+@main.command()
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=FsPath), default=UNIT_STATE_DIR,
+              show_default=True, help="The --state-dir of the running agent (the default is the systemd unit's).")
+def status(state_dir: FsPath) -> None:
+    """Show the running agent's registration, server, last Update, observations and queue.
+
+    Asks the agent through the socket in its state directory (owner-only: run it as the agent's
+    user or with sudo). Exit status 3 when no agent is running there.
+    """
+    from .daemon.status import StatusFormatError, render
+    from .daemon.status_socket import StatusUnavailable, query_status
+
+    try:
+        answer = asyncio.run(query_status(state_dir))
+    except StatusUnavailable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(3)
+    except StatusFormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in render(answer):
+        click.echo(line)
 
 
 def server_uri_problem(uri: str) -> str | None:

@@ -79,3 +79,32 @@ def client_settings(server_uri: str, endpoint: str = ENDPOINT, **overrides: obje
     return ClientSettings(reg, bind_host="127.0.0.1")
 
 
+
+
+class AgentProcess:
+    """``lwm2m-agent run ARGS`` as a subprocess; its log goes to a file (``log``) so no pipe fills up."""
+
+    def __init__(self, log_path: FsPath, *args: str) -> None:
+        self.args = args
+        self.log_path = log_path
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> AgentProcess:
+        with self.log_path.open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(*CLI, "run", "--bind", "127.0.0.1", *self.args,
+                                                             stdout=log, stderr=log)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def exited(self, timeout: float = 20.0) -> int:
+        """The exit status, once the agent has exited by itself."""
+        assert self.proc is not None
+        return await asyncio.wait_for(self.proc.wait(), timeout)

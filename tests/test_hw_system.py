@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -424,13 +425,27 @@ async def test_reboot_with_a_missing_program_fails_at_once() -> None:
     assert getattr(excinfo.value, "code", None) == (5, 0)
 
 
-def test_factory_reset_needs_an_action_unless_simulated() -> None:
-    with pytest.raises(HardwareConfigError) as excinfo:
-        FactoryReset()
-    assert excinfo.value.field == "action" and "simulate" in excinfo.value.fix
-    FactoryReset(simulate=True)
+async def test_an_action_without_a_command_goes_to_the_service_handler() -> None:
+    reset = FactoryReset(delay=0.01)
+    with pytest.raises(Exception) as excinfo:
+        await reset.execute("")  # no command and no service to hand it to
+    assert getattr(excinfo.value, "code", None) == (5, 0) and "as a service" in str(excinfo.value)
+    handled = asyncio.Event()
+    reset.handler = handled.set
+    await reset.execute("")
+    assert not handled.is_set()  # the execute is answered before the handler runs
+    await asyncio.wait_for(handled.wait(), 5)
+    simulated = Reboot(action=["touch", "/nonexistent/x"], simulate=True, delay=0.01)
+    simulated.handler = handled.clear
+    await simulated.execute("")  # simulator: the command is not run, the service handler is
+    await asyncio.wait_for(_until(lambda: not handled.is_set()), 5)
     with pytest.raises(HardwareConfigError):
         Reboot(action="systemctl reboot")  # a shell string, not an argument list
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
 
 
 async def test_error_codes(pi_root: Path) -> None:

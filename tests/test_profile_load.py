@@ -83,7 +83,7 @@ async def test_describe_tree_of_the_simulator_profile() -> None:
         assert "/3304  Humidity" in lines
         row = next(line for line in lines if line.strip().startswith("/3304/0/5700"))
         assert "Sensor Value" in row and "serial_line" in row and "sim:sensor (/dev/pts/" in row and "H=" in row
-        assert any("/3/0/4" in line and "reboot" in line and "simulator: logs only" in line for line in lines)
+        assert any("/3/0/4" in line and "reboot" in line and "simulator: de-register, exit" in line for line in lines)
         assert any("/3311/0/5850" in line and "gpio_output" in line and "gpiochip0 line 27" in line for line in lines)
         assert any("/0/0/5" in line and "(secret)" in line for line in lines)
         await close_tree(tree)

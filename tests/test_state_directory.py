@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from agent.core.model import ObjectLink
 from agent.core.path import Path
-from agent.state import StateDirectory, StateDirectoryError, TreeSnapshot
+from agent.state import StateDirectory, StateDirError, TreeSnapshot
 from agent.state.snapshot import decode_value, encode_value
 
 WRITER = r"""
@@ -81,7 +81,7 @@ def test_loose_permissions_are_tightened(tmp_path: FsPath) -> None:
 
 def test_a_file_in_the_way_is_a_clear_error(tmp_path: FsPath) -> None:
     (tmp_path / "state").write_text("")
-    with pytest.raises(StateDirectoryError, match="state"):
+    with pytest.raises(StateDirError, match="state"):
         StateDirectory(tmp_path / "state").prepare()
 
 

@@ -86,7 +86,7 @@ class LwM2MClient:
     async def start(self) -> None:
         """Bind the socket, start serving, and start registering (returns at once).
 
-        Raises :class:`~agent.state.StateDirectoryError` when the state directory cannot be used.
+        Raises :class:`~agent.state.StateDirError` when the state directory cannot be used.
         """
         self.state.prepare()
         self.link = await ServerLink.open(self.site, self.settings.bind_host, self.settings.bind_port)
@@ -222,12 +222,12 @@ class LwM2MClient:
         if engine is None:
             return
         reg = self.settings.registration
-        if engine.location is None or engine.last_update is None:
+        if engine.location is None or engine.last_update_at is None:
             self.state.save_registration(None)
             return
         self.state.save_registration(SavedRegistration(
             server_uri=reg.server_uri, endpoint=reg.endpoint, location=engine.location,
-            lifetime=reg.lifetime, updated_at=engine.last_update))
+            lifetime=reg.lifetime, updated_at=engine.last_update_at))
 
     def _version_changed(self, version: str) -> None:
         self.session.lwm2m_version = version

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -82,7 +83,7 @@ class ObservationRegistry:
     def __len__(self) -> int:
         return len(self._by_token)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ActiveObservation]:
         return iter(list(self._by_token.values()))
 
     async def observe(self, pipe: Pipe, session: ServerSession) -> None:

@@ -125,7 +125,8 @@ class RegistrationEngine:
         self.registrations = 0
         self.updates = 0
         self.server_remote: object | None = None
-        self.last_update: float | None = None  # wall-clock time of the last Register or Update
+        # Wall-clock time the server last accepted a Register or an Update (state directory, status).
+        self.last_update_at: float | None = None
         self.refusals = 0
         self.refused = asyncio.Event()
         self._last_cause = ""
@@ -218,7 +219,7 @@ class RegistrationEngine:
     def _registered_now(self) -> None:
         self.refusals = 0
         self._last_cause = ""
-        self.last_update = time.time()
+        self.last_update_at = time.time()
         self.state = RegistrationState.REGISTERED
         self.registered.set()
         if self.on_registration_change is not None:

@@ -2,7 +2,10 @@
 
 Builds the object tree (from a profile, or the built-in set), starts the client, tells systemd
 when it is ready and keeps its watchdog fed, reloads the profile on SIGHUP, and on SIGTERM or
-SIGINT de-registers before it exits.
+SIGINT de-registers before it exits. With a state directory it makes that directory private
+first (``state_dir``) and answers ``lwm2m-agent status`` on a socket in it (``status_socket``).
+A server's Reboot ends the run with the exit status the systemd unit reboots on; a Factory Reset
+empties the state directory and starts over in this process (``device_control``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING
@@ -21,7 +26,11 @@ from ..client.registration import RegistrationSettings
 from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, default_endpoint_name, load_profile
 from ..profiles import start_tree as start_profile_tree
 from ..profiles.spec import ServerProfile
+from ..state import clear_state_dir, secure_state_dir
 from ..tree import ObjectTree
+from .device_control import EXIT_REBOOT, DeviceControl, DeviceRequest
+from .status import agent_status
+from .status_socket import SOCKET_NAME, StatusServer
 from .systemd import Systemd
 
 if TYPE_CHECKING:
@@ -122,6 +131,7 @@ class RunningAgent:
         self.tree = tree
         self.client = LwM2MClient(tree, settings)
         self.uplinks: SigfoxUplinks | None = None
+        self.stopped = False
 
     async def start(self, simulate: bool) -> None:
         await start_profile_tree(self.tree)
@@ -140,18 +150,42 @@ class RunningAgent:
                 self.uplinks = uplinks
 
     async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         if self.uplinks is not None:
             await self.uplinks.close()
         await self.client.stop(deregister=True)
         await close_tree(self.tree)
 
 
-async def run_agent(options: AgentOptions, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set; raises ProfileError when the first profile does not load."""
+async def run_agent(options: AgentOptions, stop: asyncio.Event) -> int:
+    """Run until ``stop`` is set or the server asks for a reboot; the exit status (0 or EXIT_REBOOT).
+
+    Raises ProfileError when the first profile does not load, StateDirError when the state
+    directory cannot be made private or another agent runs with it.
+    """
+    os.umask(0o077)  # what the agent writes is for the agent alone (the unit sets UMask= too)
+    if options.state_dir is not None:
+        options.state_dir = secure_state_dir(options.state_dir)
     systemd = Systemd()
+    control = DeviceControl()
     profile, tree, settings = await build(options)
     agent = RunningAgent(profile, tree, settings)
-    await agent.start(options.simulate)
+    control.attach(agent.tree)
+    started_at = time.time()
+    status_server = None
+    if options.state_dir is not None:
+        # ``agent`` is looked up at each request: a reload or factory reset replaces it.
+        status_server = StatusServer(options.state_dir, lambda: agent_status(agent.client, started_at))
+        if not await status_server.start():
+            status_server = None
+    try:
+        await agent.start(options.simulate)
+    except BaseException:
+        if status_server is not None:
+            await status_server.close()
+        raise
     reg = settings.registration
     log.info("agent %s serving on UDP port %d, %s %s", reg.endpoint, agent.client.port,
              "bootstrapping from" if settings.bootstrap_uri else "registering to",
@@ -162,17 +196,27 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     status = loop.create_task(report_registration(agent, systemd))
+    exit_status = 0
     try:
         while True:
-            waiters = [loop.create_task(stop.wait()), loop.create_task(reload.wait())]
+            waiters = [loop.create_task(event.wait()) for event in (stop, reload, control.event)]
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
             if stop.is_set():
                 break
-            reload.clear()
+            request = control.take()
+            if request is DeviceRequest.REBOOT:
+                log.warning("reboot requested by the server: de-registering, then exiting with status %d "
+                            "(the systemd unit reboots the device on it)", EXIT_REBOOT)
+                exit_status = EXIT_REBOOT
+                break
             status.cancel()
-            agent = await reloaded(agent, options, systemd)
+            if request is DeviceRequest.FACTORY_RESET:
+                agent = await factory_reset(agent, options, systemd, control)
+            else:
+                reload.clear()
+                agent = await reloaded(agent, options, systemd, control)
             status = loop.create_task(report_registration(agent, systemd))
     finally:
         status.cancel()
@@ -180,7 +224,10 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> None:
         systemd.stopping()
         log.info("stopping: de-registering")
         await agent.stop()
+        if status_server is not None:
+            await status_server.close()
         await systemd.close()
+    return exit_status
 
 
 async def report_registration(agent: RunningAgent, systemd: Systemd) -> None:
@@ -189,7 +236,8 @@ async def report_registration(agent: RunningAgent, systemd: Systemd) -> None:
     systemd.status(f"registered as {reg.endpoint} to {reg.server_uri}")
 
 
-async def reloaded(agent: RunningAgent, options: AgentOptions, systemd: Systemd) -> RunningAgent:
+async def reloaded(agent: RunningAgent, options: AgentOptions, systemd: Systemd,
+                   control: DeviceControl) -> RunningAgent:
     """SIGHUP: build the new profile first; only if it loads, swap the running agent for it."""
     try:
         profile, tree, settings = await build(options)
@@ -200,6 +248,25 @@ async def reloaded(agent: RunningAgent, options: AgentOptions, systemd: Systemd)
     systemd.notify("RELOADING=1")
     await agent.stop()
     fresh = RunningAgent(profile, tree, settings)
+    control.attach(fresh.tree)
     await fresh.start(options.simulate)
     systemd.ready(f"reloaded; serving as {settings.registration.endpoint}")
+    return fresh
+
+
+async def factory_reset(agent: RunningAgent, options: AgentOptions, systemd: Systemd,
+                        control: DeviceControl) -> RunningAgent:
+    """De-register, empty the state directory, start over: bootstrap again when the agent bootstraps."""
+    log.warning("factory reset requested by the server: de-registering, emptying the state directory, "
+                "starting over")
+    systemd.status("factory reset")
+    await agent.stop()
+    if options.state_dir is not None:
+        removed = clear_state_dir(options.state_dir, keep=frozenset({SOCKET_NAME}))
+        log.warning("factory reset: removed %s from %s", ", ".join(removed) or "nothing", options.state_dir)
+    profile, tree, settings = await build(options)
+    fresh = RunningAgent(profile, tree, settings)
+    control.attach(fresh.tree)
+    await fresh.start(options.simulate)
+    systemd.status(f"factory reset done; serving as {settings.registration.endpoint}")
     return fresh

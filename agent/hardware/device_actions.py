@@ -1,9 +1,14 @@
 """The Device object's executable resources and error codes: Reboot, Factory Reset, Error Code, Reset.
 
 Reboot (3/0/4) and Factory Reset (3/0/5) must answer the server before the device goes down, so the
-execute answers at once and the action runs after ``delay`` seconds. In simulator mode nothing is
-run: the request is logged ("reboot requested (simulator: not rebooting)") and counted, which is
-what a simulated device and its tests look at.
+execute answers at once and the action runs after ``delay`` seconds. The action is, in this order:
+
+- the ``action`` command a profile names (not in simulator mode): for installs that may run it;
+- else the ``handler`` the service attached (``lwm2m-agent run``, see ``agent.daemon.device_control``):
+  the agent de-registers and exits with the status the systemd unit turns into a reboot, or clears
+  its state and bootstraps again -- the hardened unit leaves the agent no privilege to reboot itself;
+- else, in simulator mode, nothing: the request is logged ("reboot requested (simulator: not
+  rebooting)") and counted, which is what a simulated fleet and its tests look at.
 
 Error Code (3/0/11) lists the device's current error conditions (0 alone when there is none):
 codes other parts of the agent report (a GPS that stopped answering, an IP connectivity failure),
@@ -17,7 +22,7 @@ import asyncio
 import enum
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..core.errors import InternalError
@@ -30,18 +35,16 @@ log = logging.getLogger(__name__)
 
 
 class DeviceAction(ResourceBinding):
-    """An executable resource that runs ``action`` after ``delay`` seconds, or only logs when simulating."""
+    """An executable resource that runs ``action`` or ``handler`` after ``delay`` seconds (module docstring)."""
 
     what = "action"
+    # What happens without a command when the agent runs as a service, for ``profile check``.
+    service_effect = "handed to the service"
 
     def __init__(self, *, action: Sequence[str] | None, simulate: bool = False, delay: float = 1.0,
                  timeout: float = 60.0) -> None:
         super().__init__()
         self.action = check_argv(action, "action") if action is not None else None
-        if self.action is None and not simulate:
-            raise HardwareConfigError("action", f"{self.what} has no command to run",
-                                      f"set action = [...] (the command that performs the {self.what}) "
-                                      "or simulate = true")
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
             raise HardwareConfigError("delay", f"{delay!r} is not a number of seconds",
                                       "give e.g. delay = 1.0")
@@ -49,25 +52,41 @@ class DeviceAction(ResourceBinding):
         self.delay = float(delay)
         self.timeout = check_timeout(timeout)
         self.requests = 0
+        self.handler: Callable[[], None] | None = None
         self._pending: asyncio.Task[None] | None = None
+
+    def describe(self) -> str:
+        """What an execute does, as ``profile check`` shows it."""
+        if self.action is not None and not self.simulate:
+            return " ".join(self.action)
+        return ("simulator: " if self.simulate else "") + self.service_effect
 
     async def execute(self, arguments: str) -> None:
         self.requests += 1
-        if self.simulate or self.action is None:
-            log.warning("%s requested (simulator: not %s)", self.what, self.doing)
-            return
-        if shutil.which(self.action[0]) is None:
-            raise InternalError(f"cannot {self.what}: {self.action[0]} not found")
         if self._pending is not None and not self._pending.done():
             log.info("%s requested again; already pending", self.what)
             return
-        log.warning("%s requested: running %s in %g s", self.what, " ".join(self.action), self.delay)
+        if self.action is not None and not self.simulate:
+            if shutil.which(self.action[0]) is None:
+                raise InternalError(f"cannot {self.what}: {self.action[0]} not found")
+            log.warning("%s requested: running %s in %g s", self.what, " ".join(self.action), self.delay)
+        elif self.handler is not None:
+            log.warning("%s requested: %s in %g s", self.what, self.service_effect, self.delay)
+        elif self.simulate:
+            log.warning("%s requested (simulator: not %s)", self.what, self.doing)
+            return
+        else:
+            raise InternalError(f"cannot {self.what}: no command configured and the agent does not run "
+                                "as a service (lwm2m-agent run)")
         self._pending = asyncio.get_running_loop().create_task(self._run_later())
 
     async def _run_later(self) -> None:
         # The execute is answered first; the device may be gone by the time the action ends.
         await asyncio.sleep(self.delay)
-        assert self.action is not None
+        if self.action is None or self.simulate:
+            assert self.handler is not None
+            self.handler()
+            return
         try:
             await run_command(self.action, timeout=self.timeout)
         except CommandFailed as exc:
@@ -83,11 +102,12 @@ class DeviceAction(ResourceBinding):
 
 
 class Reboot(DeviceAction):
-    """3/0/4 Reboot: by default ``systemctl reboot``."""
+    """3/0/4 Reboot: by default handed to the service, which exits for the systemd unit to reboot."""
 
     what = "reboot"
+    service_effect = "de-register, exit with the status the systemd unit reboots on"
 
-    def __init__(self, *, action: Sequence[str] | None = ("systemctl", "reboot"), simulate: bool = False,
+    def __init__(self, *, action: Sequence[str] | None = None, simulate: bool = False,
                  delay: float = 1.0, timeout: float = 60.0) -> None:
         super().__init__(action=action, simulate=simulate, delay=delay, timeout=timeout)
 
@@ -97,9 +117,13 @@ class Reboot(DeviceAction):
 
 
 class FactoryReset(DeviceAction):
-    """3/0/5 Factory Reset: no default, a device's factory state is its own business."""
+    """3/0/5 Factory Reset: by default the agent's own state is discarded and it bootstraps again.
+
+    A profile's command replaces that (a device's wider factory state is its own business).
+    """
 
     what = "factory reset"
+    service_effect = "de-register, empty the state directory, bootstrap again"
 
     def __init__(self, *, action: Sequence[str] | None = None, simulate: bool = False,
                  delay: float = 1.0, timeout: float = 300.0) -> None:

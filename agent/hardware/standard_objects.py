@@ -67,9 +67,9 @@ CONNECTIVITY_FACTS = {
 
 
 def device_instance(*, simulate: bool, root: str | Path = Path("/"), iid: int = 0,
-                    reboot_action: tuple[str, ...] | None = ("systemctl", "reboot"),
+                    reboot_action: tuple[str, ...] | None = None,
                     factory_reset_action: tuple[str, ...] | None = None) -> ObjectInstance:
-    """3/x from the Linux system; reboot and factory reset only log in simulator mode."""
+    """3/x from the Linux system; reboot and factory reset as ``device_actions`` describes."""
     clock = SystemClock(root=root, simulate=simulate)
     errors = ErrorCodes(root=root)
     resources: dict[int, ResourceBinding] = {
@@ -80,7 +80,7 @@ def device_instance(*, simulate: bool, root: str | Path = Path("/"), iid: int = 
         resources[rid] = WithFallback(resources[rid], fallback)
     resources.update({
         4: Reboot(action=reboot_action, simulate=simulate),
-        5: FactoryReset(action=factory_reset_action, simulate=simulate or factory_reset_action is None),
+        5: FactoryReset(action=factory_reset_action, simulate=simulate),
         11: errors,
         12: ResetErrorCodes(errors=errors),
         13: CurrentTime(clock=clock),

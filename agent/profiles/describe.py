@@ -40,8 +40,7 @@ def binding_label(binding: ResourceBinding, path: Path) -> tuple[str, str]:
     if isinstance(binding, SystemFact):
         return "system", binding.fact
     if isinstance(binding, DeviceAction):
-        source = "simulator: logs only" if binding.simulate or binding.action is None else " ".join(binding.action)
-        return binding.what.replace(" ", "_"), source
+        return binding.what.replace(" ", "_"), binding.describe()
     if isinstance(binding, (ErrorCodes, ResetErrorCodes)):
         return "system", "error codes"
     if isinstance(binding, (CurrentTime, UtcOffset, Timezone)):

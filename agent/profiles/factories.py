@@ -196,9 +196,7 @@ def _action(spec: BindingSpec, model: ResourceModel, ctx: HardwareContext) -> Bu
     if "command" in p:
         options["action"] = tuple(p["command"])
     binding = cls(simulate=ctx.simulate, **options)
-    if ctx.simulate:
-        return binding, "simulator: logs only"
-    return binding, " ".join(binding.action or ())
+    return binding, binding.describe()
 
 
 _FACTORIES: dict[str, Callable[[BindingSpec, ResourceModel, HardwareContext], Built]] = {

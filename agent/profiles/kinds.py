@@ -88,8 +88,8 @@ KINDS: dict[str, BindingKind] = {k.name: k for k in (
         "value": Param("value", True, 'value = "greenhouse"')}),
     BindingKind("simulated", "a simulated source (" + ", ".join(SIMULATED_SOURCES) + ")", {
         "source": Param("str", True, 'source = "random_walk"')}),
-    BindingKind("reboot", "reboots the device (logs only in simulator mode)", _ACTION),
-    BindingKind("factory_reset", "resets the device (logs only in simulator mode)", _ACTION),
+    BindingKind("reboot", "reboots the device (without a command: through the systemd unit)", _ACTION),
+    BindingKind("factory_reset", "resets the device (without a command: the agent's own state)", _ACTION),
 )}
 
 # GPIO input resources by IPSO resource id, for tables that give no ``field``.

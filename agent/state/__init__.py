@@ -5,7 +5,8 @@ registration all live under one directory (``--state-dir``, the unit's ``StateDi
 restart resumes where the agent was instead of bootstrapping and registering from scratch.
 """
 
-from .directory import StateDirectory, StateDirectoryError
+from .directory import StateDirectory
+from .permissions import StateDirError, clear_state_dir, secure_state_dir
 from .snapshot import TreeSnapshot
 
-__all__ = ["StateDirectory", "StateDirectoryError", "TreeSnapshot"]
+__all__ = ["StateDirError", "StateDirectory", "TreeSnapshot", "clear_state_dir", "secure_state_dir"]

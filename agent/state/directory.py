@@ -10,19 +10,15 @@ starts as if new.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import stat
 import time
 from pathlib import Path
 
+from .permissions import secure_state_dir
+
 log = logging.getLogger(__name__)
-
-
-class StateDirectoryError(Exception):
-    """The state directory cannot be used (a file where it should be, owned by someone else, ...)."""
 
 
 class StateDirectory:
@@ -30,27 +26,8 @@ class StateDirectory:
         self.path = Path(path)
 
     def prepare(self) -> None:
-        """Create the directory (0700), or tighten an existing one we own to 0700 with files 0600."""
-        try:
-            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            info = self.path.stat()
-        except OSError as exc:
-            raise StateDirectoryError(f"state directory {self.path}: {exc.strerror}; "
-                                      "fix: give a writable --state-dir") from None
-        if not stat.S_ISDIR(info.st_mode):
-            raise StateDirectoryError(f"state directory {self.path} is not a directory; fix: give another --state-dir")
-        if info.st_uid != os.geteuid():
-            raise StateDirectoryError(
-                f"state directory {self.path} belongs to uid {info.st_uid}, not to this agent (uid {os.geteuid()}); "
-                f"fix: chown -R {os.geteuid()} {self.path}, or give another --state-dir")
-        if stat.S_IMODE(info.st_mode) != 0o700:
-            log.warning("state directory %s had mode %o; tightened to 0700", self.path, stat.S_IMODE(info.st_mode))
-            os.chmod(self.path, 0o700)
-        for entry in self.path.iterdir():
-            with contextlib.suppress(OSError):
-                mode = stat.S_IMODE(entry.lstat().st_mode)
-                if entry.is_file() and not entry.is_symlink() and mode & 0o077:
-                    os.chmod(entry, mode & 0o700)
+        """Create the directory (0700), or make an existing one private; StateDirError if it cannot be."""
+        self.path = secure_state_dir(self.path)
 
     def read_json(self, name: str) -> object | None:
         """The document ``name``, or None when there is none (or it was unreadable and set aside)."""
