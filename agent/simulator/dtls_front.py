@@ -392,6 +392,11 @@ class DtlsFront:
         session = self.session_for(remote)
         return session.identity if session is not None else None
 
+    def peer_of(self, remote: object) -> PeerAddress | None:
+        """The peer's own address (host, port) behind a loopback address (see ``session_for``)."""
+        session = self.session_for(remote)
+        return session.peer if session is not None and session.connected else None
+
     def drop_sessions(self) -> int:
         """Forget every session abruptly, without close_notify, as a server restart or a NAT timeout
         would; returns how many there were."""
