@@ -65,6 +65,14 @@ def main() -> None:
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=FsPath), default=None,
               help="Where state that survives restarts is kept (bootstrapped credentials), owner-only.")
 @click.option("--force-bootstrap", is_flag=True, help="Discard saved bootstrap credentials and bootstrap again.")
+@click.option("--soracom", type=click.Choice(["jp", "g"]), default=None,
+              help="Soracom Inventory preset (Japan or global coverage): its DM server, bootstrap server, LwM2M 1.0 "
+                   "and short server id 123. With --psk-identity: the SIM-less flow; without: SIM bootstrap.")
+@click.option("--psk-identity", default=None, help="DTLS PSK identity: the Soracom device id (d-...).")
+@click.option("--psk-key-file", type=click.Path(dir_okay=False, path_type=FsPath), default=None,
+              help="File holding the device's secret key (base64, as the console shows it); keep it mode 600.")
+@click.option("--psk-key", default=None, help="The secret key itself (base64); visible in the process list, "
+                                               "prefer --psk-key-file.")
 @click.option("--simulate-hardware", is_flag=True, help="Run the profile on simulated hardware.")
 @click.option("--bind", "bind_host", default="::", show_default=True, help="Local address to bind.")
 @click.option("--port", "bind_port", default=0, type=click.IntRange(0, 65535),
@@ -72,6 +80,7 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def run(profile_path: FsPath | None, server_uri: str | None, bootstrap_uri: str | None, endpoint: str | None,
         lifetime: int | None, lwm2m_version: str | None, state_dir: FsPath | None, force_bootstrap: bool,
+        soracom: str | None, psk_identity: str | None, psk_key_file: FsPath | None, psk_key: str | None,
         simulate_hardware: bool, bind_host: str, bind_port: int, verbose: int) -> None:
     """Run the agent in the foreground until SIGINT/SIGTERM, then de-register and exit 0.
 
@@ -80,17 +89,55 @@ def run(profile_path: FsPath | None, server_uri: str | None, bootstrap_uri: str 
     """
     from .daemon.runner import AgentOptions, run_agent
     from .profiles import ProfileError
+    from .state import StateDirectoryError
 
     setup_logging(max(verbose, 1))
+    log = logging.getLogger("agent")
+    for flag, uri in (("--server", server_uri), ("--bootstrap", bootstrap_uri)):
+        problem = server_uri_problem(uri) if uri is not None else None
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint=flag)
+    key = _psk_key(psk_key_file, psk_key, log)
+    if (psk_identity is None) != (key is None):
+        raise click.UsageError("a pre-shared key needs both --psk-identity and --psk-key-file (or --psk-key)")
     options = AgentOptions(
         profile=profile_path, server_uri=server_uri, bootstrap_uri=bootstrap_uri, endpoint=endpoint,
         lifetime=lifetime, lwm2m_version=lwm2m_version, state_dir=state_dir, force_bootstrap=force_bootstrap,
-        simulate=simulate_hardware, bind_host=bind_host, bind_port=bind_port,
+        simulate=simulate_hardware, bind_host=bind_host, bind_port=bind_port, psk_identity=psk_identity,
+        psk_key=key, soracom=soracom,
     )
     try:
         run_until_signal(lambda stop: run_agent(options, stop))
-    except ProfileError as exc:
+    except (ProfileError, StateDirectoryError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def server_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` cannot be a server URI (the rule a profile's ``uri`` follows), or None."""
+    from .profiles.loader import uri_problem
+
+    problem = uri_problem(uri)
+    return f"{problem[0]}; fix: {problem[1]}" if problem else None
+
+
+def _psk_key(path: FsPath | None, text: str | None, log: logging.Logger) -> bytes | None:
+    from .soracom.device_keys import DeviceKeyError, decode_device_key, read_device_key_file
+
+    if path is not None and text is not None:
+        raise click.UsageError("give --psk-key-file or --psk-key, not both")
+    try:
+        if path is not None:
+            key, warning = read_device_key_file(path)
+            if warning:
+                log.warning("%s", warning)
+            return key
+        if text is not None:
+            log.warning("--psk-key shows the secret key to every user of this machine (ps); "
+                        "prefer --psk-key-file FILE with mode 600")
+            return decode_device_key(text, "--psk-key")
+    except DeviceKeyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--psk-key-file" if path else "--psk-key") from None
+    return None
 
 
 @main.group()

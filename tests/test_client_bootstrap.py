@@ -8,7 +8,7 @@ from pathlib import Path as FsPath
 from support import ENDPOINT, agent_models, build_tree, client_settings
 
 from agent.client.agent import LwM2MClient
-from agent.client.bootstrap import server_account
+from agent.client.account import server_account
 from agent.core.formats import ContentFormat
 from agent.simulator.bootstrap_server import BootstrapServer, BootstrapSettings
 from agent.simulator.lwm2m_server import LwM2MServer
@@ -47,7 +47,7 @@ async def test_bootstrap_then_register(server: LwM2MServer, tmp_path: FsPath) ->
         # The Security object stays hidden from the DM server after bootstrap.
         assert (await server.read(ENDPOINT, "/0/1", ContentFormat.TLV)).code == "4.01"
         # Saved with owner-only permissions, key included, for the next start.
-        saved = settings.state_dir / "bootstrap.json"
+        saved = settings.state_dir / "tree.json"
         assert stat.S_IMODE(saved.stat().st_mode) == 0o600
         assert stat.S_IMODE(settings.state_dir.stat().st_mode) == 0o700
     finally:
@@ -70,8 +70,9 @@ async def test_force_bootstrap_discards_saved_state(server: LwM2MServer, tmp_pat
         settings = client_settings("coap://unused.invalid:5683")
         settings.bootstrap_uri = bs.uri
         settings.state_dir = tmp_path
-        (tmp_path / "bootstrap.json").write_text('{"0": {"1": {"0": "coap://stale.invalid:1", "1": false, '
-                                                 '"10": 9}}, "1": {"0": {"0": 9, "1": 30}}}')
+        (tmp_path / "tree.json").write_text(
+            '{"version": 1, "server_uri": "coap://stale.invalid:1", "bootstrapped": true, "accounts": '
+            '{"0": {"1": {"0": "coap://stale.invalid:1", "1": false, "10": 9}}, "1": {"0": {"0": 9, "1": 30}}}}')
         settings.force_bootstrap = True
         client = LwM2MClient(build_tree("coap://unused.invalid:5683"), settings)
         await client.start()

@@ -1,8 +1,15 @@
-"""The LwM2M client: one UDP socket, one site, one registration to one server.
+"""The LwM2M client: one socket, one site, one registration to one server, and what it keeps.
 
-The socket the agent registers from is the socket it serves on: the server reaches a device behind
-NAT (a cellular link) only at the address its Register came from, so the aiocoap context is a server
-context that also sends the registration requests.
+The pieces, each in its own module, as Leshan's client splits them: the object tree (``agent.tree``)
+behind the request handlers (:mod:`.site`), the registration engine (:mod:`.registration`) and
+bootstrap (:mod:`.bootstrap`) on top of a transport (:mod:`.transport`: UDP or DTLS), and the state
+directory (:mod:`.persistence`). This module wires them and runs the client's life:
+
+1. find the server account -- restored from the state directory, written by a bootstrap server, or
+   configured (profile / command line);
+2. open the link to it (a DTLS session for ``coaps://``) and register, or resume a registration
+   that is still within its lifetime with a single Update;
+3. when the server keeps refusing a bootstrapped account (a revoked key), bootstrap again.
 """
 
 from __future__ import annotations
@@ -11,30 +18,28 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 
-from aiocoap import Code, Context, Message
+from aiocoap import Code, Message
 from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
 
 from ..core.codecs import encoder_for
+from ..core.errors import NotAcceptable
 from ..core.formats import ContentFormat
 from ..core.path import Path
 from ..tree import ObjectTree
 from ..tree.binding import ExecuteAction, StoredValue
+from .account import ServerAccount, server_account
+from .bootstrap import BootstrapFailed, bootstrap
+from .persistence import ClientState, SavedRegistration
 from .registration import RegistrationEngine, RegistrationSettings
 from .session import ServerSession, preferred_format_for
 from .site import LwM2MSite, read_composite
+from .transport import DtlsUnavailable, ExchangeFailed, ServerLink
 
 log = logging.getLogger(__name__)
-
-# aiocoap sets SO_REUSEPORT on its UDP sockets, and Linux then hands the same ephemeral port to two
-# sockets bound to port 0 -- two agents of one fleet (or an agent and a test server) would split
-# each other's datagrams. Each agent owns its socket, so the option buys nothing; aiocoap reads
-# this variable (its documented override) when it binds.
-os.environ.setdefault("AIOCOAP_REUSE_PORT", "0")
 
 
 @dataclass
@@ -48,15 +53,6 @@ class ClientSettings:
     state_dir: FsPath | None = None
     force_bootstrap: bool = False
     bootstrap_timeout: float = 60.0
-
-
-def local_port(context: Context) -> int:
-    """The UDP port an aiocoap context is bound to."""
-    for interface in context.request_interfaces:
-        message_interface = getattr(getattr(interface, "token_interface", None), "message_interface", None)
-        if message_interface is not None and hasattr(message_interface, "_local_port"):
-            return int(message_interface._local_port())
-    raise RuntimeError("context has no UDP transport")
 
 
 class LwM2MClient:
@@ -73,70 +69,165 @@ class LwM2MClient:
             preferred_format=settings.preferred_format,
         )
         self.site = LwM2MSite(lambda remote: self.session)
-        self.context: Context | None = None
+        self.state = ClientState(settings.state_dir)
+        self.session.on_tree_change = lambda operation, path: self.state.tree_changed(tree, operation, path)
+        self.link: ServerLink | None = None
         self.engine: RegistrationEngine | None = None
+        self.account: ServerAccount | None = None
+        self.bootstraps = 0
         self._lifecycle: asyncio.Task[None] | None = None
+        self._wired = False
 
     @property
     def port(self) -> int:
-        assert self.context is not None
-        return local_port(self.context)
+        assert self.link is not None
+        return self.link.port
 
     async def start(self) -> None:
-        """Bind the socket, start serving, and start registering (returns at once)."""
-        self.context = await Context.create_server_context(
-            self.site, bind=(self.settings.bind_host, self.settings.bind_port), transports=["udp6"]
-        )
+        """Bind the socket, start serving, and start registering (returns at once).
+
+        Raises :class:`~agent.state.StateDirectoryError` when the state directory cannot be used.
+        """
+        self.state.prepare()
+        self.link = await ServerLink.open(self.site, self.settings.bind_host, self.settings.bind_port)
         self.engine = RegistrationEngine(
-            self.context, self.tree, self.settings.registration,
+            self.link, self.tree, self.settings.registration,
             content_format=lambda: int(self.session.preferred_format
                                        or preferred_format_for(self.session.lwm2m_version)),
         )
         self.engine.on_version_change = self._version_changed
-        if self.settings.bootstrap_uri is None:
-            self._wire_server_object()
-            self.engine.start()
-        else:
-            self._lifecycle = asyncio.get_running_loop().create_task(self._bootstrap_then_register())
+        self.engine.on_registration_change = self._save_registration
+        self._lifecycle = asyncio.get_running_loop().create_task(self._run(), name="client lifecycle")
 
-    async def _bootstrap_then_register(self) -> None:
-        """Bootstrap (or restore what an earlier bootstrap saved), then register to that server."""
-        from .bootstrap import BootstrapFailed, bootstrap, forget_accounts, load_accounts, save_accounts
+    async def _run(self) -> None:
+        assert self.engine is not None and self.link is not None
+        s = self.settings
+        if s.force_bootstrap:
+            self.state.forget_accounts()
+        snapshot = self.state.load_tree()
+        while True:
+            if s.bootstrap_uri is not None:
+                account = await self._bootstrapped_account(snapshot)
+            else:
+                account = self._configured_account()
+                if snapshot is not None:
+                    self.state.restore(self.tree, snapshot, account.server_uri)
+                    self._apply_written_settings(account)
+            snapshot = None
+            self.account = account
+            try:
+                self.link.use_server(account.server_uri, account.identity, account.secret_key)
+            except (DtlsUnavailable, ExchangeFailed) as exc:
+                log.error("cannot register to %s: %s", account.server_uri, exc)
+                return
+            if not self._wired:
+                self._wire_server_object()
+                self._wired = True
+            saved = self.state.load_registration()
+            resume = saved.location if saved is not None and saved.still_valid(
+                account.server_uri, s.registration.endpoint) else None
+            if resume is not None:
+                log.info("resuming registration /%s at %s", "/".join(resume), account.server_uri)
+            self.engine.start(resume_location=resume)
+            if s.bootstrap_uri is None:
+                return
+            await self.engine.refused.wait()
+            log.warning("%s refused the bootstrapped account %d times in a row; bootstrapping again",
+                        account.server_uri, self.engine.refusals)
+            await self.engine.stop(deregister=False)
+            self.engine.refused.clear()
+            self.engine.refusals = 0
+            self.state.forget_accounts()
+
+    def _configured_account(self) -> ServerAccount:
+        """The server of the settings, with the credentials the tree's Security instance holds."""
+        reg = self.settings.registration
+        try:
+            tree_account = server_account(self.tree)
+        except NotAcceptable:
+            tree_account = None
+        self.state.server_uri = reg.server_uri
+        return ServerAccount(
+            server_uri=reg.server_uri,
+            short_server_id=tree_account.short_server_id if tree_account else self.session.short_server_id,
+            security_mode=tree_account.security_mode if tree_account else 3,
+            identity=tree_account.identity if tree_account else b"",
+            secret_key=tree_account.secret_key if tree_account else b"",
+            lifetime=reg.lifetime, binding=reg.binding,
+        )
+
+    def _apply_written_settings(self, account: ServerAccount) -> None:
+        """A lifetime or binding a server wrote before the restart wins over the configured one."""
+        node = self.tree.objects.get(1)
+        if node is None:
+            return
+        reg = self.settings.registration
+        for iid, inst in node.instances.items():
+            if inst.stored(0) != account.short_server_id:
+                continue
+            lifetime, binding = inst.stored(1), inst.stored(7)
+            if Path(1, iid, 1) in self.state.written and isinstance(lifetime, int):
+                reg.lifetime = lifetime
+            if Path(1, iid, 7) in self.state.written and isinstance(binding, str):
+                reg.binding = binding
+
+    async def _bootstrapped_account(self, snapshot: object) -> ServerAccount:
+        """The account a bootstrap server gave: the saved one if there is one, else a new bootstrap."""
+        from ..state import TreeSnapshot
 
         s = self.settings
-        assert self.context is not None and self.engine is not None and s.bootstrap_uri is not None
-        if s.state_dir is not None and s.force_bootstrap:
-            forget_accounts(s.state_dir)
-        restored = s.state_dir is not None and load_accounts(self.tree, s.state_dir)
-        if restored:
-            from .bootstrap import server_account
+        assert self.engine is not None and self.link is not None and s.bootstrap_uri is not None
+        if isinstance(snapshot, TreeSnapshot) and snapshot.restore_accounts(self.tree):
+            try:
+                account = server_account(self.tree)
+            except NotAcceptable:
+                log.warning("saved bootstrap state holds no usable account; bootstrapping again")
+            else:
+                log.info("using the saved bootstrap account for %s (no bootstrap)", account.server_uri)
+                self.state.bootstrapped = True
+                self.state.server_uri = account.server_uri
+                self.state.restore(self.tree, snapshot, account.server_uri)
+                self._use_account_settings(account)
+                return account
+        backoff = self.engine.backoff
+        while True:
+            try:
+                self.bootstraps += 1
+                account = await bootstrap(self.link, self.session, s.bootstrap_uri, s.registration.endpoint,
+                                          timeout=s.bootstrap_timeout, ack_timeout=s.registration.ack_timeout)
+                break
+            except BootstrapFailed as exc:
+                delay = backoff.next_delay()
+                log.warning("%s; retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+        backoff.reset()
+        self.state.bootstrapped = True
+        self.state.server_uri = account.server_uri
+        self.state.created.clear()
+        self.state.written.clear()
+        self.state.save_registration(None)
+        self.state.save_tree(self.tree)
+        self._use_account_settings(account)
+        return account
 
-            account = server_account(self.tree)
-            log.info("using saved bootstrap account for %s", account.server_uri)
-        else:
-            backoff = self.engine.backoff
-            while True:
-                try:
-                    account = await bootstrap(self.context, self.session, s.bootstrap_uri, s.registration.endpoint,
-                                              timeout=s.bootstrap_timeout, ack_timeout=s.registration.ack_timeout)
-                    break
-                except BootstrapFailed as exc:
-                    delay = backoff.next_delay()
-                    log.warning("%s; retrying in %.1f s", exc, delay)
-                    await asyncio.sleep(delay)
-            backoff.reset()
-            if s.state_dir is not None:
-                save_accounts(self.tree, s.state_dir)
-        if account.server_uri.startswith("coaps"):
-            log.error("%s needs DTLS (PSK identity %r); this build has no DTLS transport, so the agent "
-                      "cannot register there", account.server_uri, account.identity.decode(errors="replace"))
-        reg = s.registration
+    def _use_account_settings(self, account: ServerAccount) -> None:
+        reg = self.settings.registration
         reg.server_uri = account.server_uri
         reg.lifetime = account.lifetime
         reg.binding = account.binding
         self.session.short_server_id = account.short_server_id
-        self._wire_server_object()
-        self.engine.start()
+
+    def _save_registration(self) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        reg = self.settings.registration
+        if engine.location is None or engine.last_update is None:
+            self.state.save_registration(None)
+            return
+        self.state.save_registration(SavedRegistration(
+            server_uri=reg.server_uri, endpoint=reg.endpoint, location=engine.location,
+            lifetime=reg.lifetime, updated_at=engine.last_update))
 
     def _version_changed(self, version: str) -> None:
         self.session.lwm2m_version = version
@@ -167,7 +258,7 @@ class LwM2MClient:
 
         Returns the server's response code (``"2.04"`` when it took them).
         """
-        if self.context is None or self.engine is None or not self.engine.registered.is_set():
+        if self.link is None or self.engine is None or not self.engine.registered.is_set():
             raise RuntimeError("send needs a registered client")
         if self.session.lwm2m_version == "1.0":
             raise RuntimeError("send is LwM2M 1.1; the server registered this client as 1.0")
@@ -175,7 +266,7 @@ class LwM2MClient:
         msg = Message(code=Code.POST, uri=f"{self.settings.registration.server_uri.rstrip('/')}/dp",
                       payload=encoder_for(content_format).encode(Path(), values, self.tree.models))
         msg.opt.content_format = CoapContentFormat(content_format)
-        response = await self.context.request(msg).response
+        response = await self.link.request(msg)
         return str(response.code.dotted)
 
     async def stop(self, deregister: bool = True) -> None:
@@ -188,9 +279,9 @@ class LwM2MClient:
         self.session.observations.cancel_all()
         if self.engine is not None:
             await self.engine.stop(deregister=deregister)
-        if self.context is not None:
-            await self.context.shutdown()
-            self.context = None
+        if self.link is not None:
+            await self.link.close()
+            self.link = None
 
 
 def _lifetime_changed(engine: RegistrationEngine, lifetime: StoredValue) -> None:

@@ -46,17 +46,19 @@ def server_instance(lifetime: int, *, iid: int = 0, short_server_id: int = DEFAU
 
 
 def default_tree(server_uri: str, lifetime: int = 60, *, simulate: bool = False,
-                 models: ModelRegistry | None = None) -> ObjectTree:
-    """Objects 0, 1, 3 and 3303 as described in the module docstring."""
+                 models: ModelRegistry | None = None, identity: bytes = b"", secret_key: bytes = b"",
+                 short_server_id: int = DEFAULT_SHORT_SERVER_ID) -> ObjectTree:
+    """Objects 0, 1, 3 and 3303 as described in the module docstring (0 with a PSK when one is given)."""
     from ..hardware.standard_objects import device_instance
     from ..models import shipped_models
 
     registry = models if models is not None else shipped_models()
     tree = ObjectTree(registry)
     tree.add_object(registry.object(0))
-    tree.add_instance(0, security_instance(server_uri))
+    tree.add_instance(0, security_instance(server_uri, mode=0 if secret_key else 3, identity=identity,
+                                           secret_key=secret_key, short_server_id=short_server_id))
     tree.add_object(registry.object(1), factory=None, deletable=False)
-    tree.add_instance(1, server_instance(lifetime))
+    tree.add_instance(1, server_instance(lifetime, short_server_id=short_server_id))
     tree.add_object(registry.object(3), factory=None, deletable=False)
     tree.add_instance(3, device_instance(simulate=simulate))
     tree.add_object(registry.object(3303))

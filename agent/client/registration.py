@@ -17,18 +17,19 @@ import contextlib
 import enum
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from aiocoap import Code, Context, Message
-from aiocoap.error import Error as CoapError
+from aiocoap import Code, Message
 from aiocoap.numbers.constants import TransportTuning
 from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
 
 from ..core.formats import ContentFormat
 from ..core.linkformat import Link, format_links
 from ..tree import ObjectTree
+from .transport import DtlsUnavailable, ExchangeFailed, ServerLink
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +105,17 @@ def registration_links(tree: ObjectTree, content_format: int) -> str:
     return format_links(links)
 
 
-class RegistrationEngine:
-    """Keeps one agent registered to one LwM2M server over an aiocoap context."""
+# Consecutive refusals (4.03, or DTLS refusing the credentials) after which the account is given up:
+# a bootstrapped agent then bootstraps again, which is how a revoked or rotated key is replaced.
+REFUSALS_BEFORE_GIVING_UP = 3
 
-    def __init__(self, context: Context, tree: ObjectTree, settings: RegistrationSettings,
+
+class RegistrationEngine:
+    """Keeps one agent registered to one LwM2M server through a :class:`ServerLink`."""
+
+    def __init__(self, link: ServerLink, tree: ObjectTree, settings: RegistrationSettings,
                  content_format: Callable[[], int] | None = None) -> None:
-        self.context = context
+        self.link = link
         self.tree = tree
         self.settings = settings
         self.lwm2m_version = settings.lwm2m_version
@@ -119,11 +125,16 @@ class RegistrationEngine:
         self.registrations = 0
         self.updates = 0
         self.server_remote: object | None = None
+        self.last_update: float | None = None  # wall-clock time of the last Register or Update
+        self.refusals = 0
+        self.refused = asyncio.Event()
+        self.on_registration_change: Callable[[], None] | None = None
         self._content_format = content_format or (lambda: int(ContentFormat.TLV))
         self._wakeup = asyncio.Event()
         self._objects_changed = False
         self._params_changed = False
         self._task: asyncio.Task[None] | None = None
+        self._resuming = False
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.on_version_change: Callable[[str], None] | None = None
         tree.add_structure_listener(self.objects_changed)
@@ -145,7 +156,11 @@ class RegistrationEngine:
             self.trigger_update()
 
     # ---- lifecycle --------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, resume_location: tuple[str, ...] | None = None) -> None:
+        """Start registering; with ``resume_location`` (a registration saved within its lifetime),
+        the first message is an Update to it, so a restart costs one round trip and no new Register."""
+        self.location = resume_location
+        self._resuming = resume_location is not None
         self._task = asyncio.get_running_loop().create_task(self._run(), name="registration")
 
     async def stop(self, deregister: bool = True) -> None:
@@ -172,20 +187,38 @@ class RegistrationEngine:
                     self.registered.clear()
                     continue
                 self.backoff.reset()
-            except (TimeoutError, CoapError, OSError, RegistrationFailed) as exc:
+            except (ExchangeFailed, RegistrationFailed, DtlsUnavailable) as exc:
                 self.location = None
                 self.registered.clear()
                 self.state = RegistrationState.BACKOFF
+                self._count_refusal(exc)
                 delay = self.backoff.next_delay()
-                log.warning("cannot reach LwM2M server %s (%s); retrying in %.1f s",
-                            self.settings.server_uri, exc, delay)
+                cause = exc.cause if isinstance(exc, ExchangeFailed) else str(exc)
+                log.warning("cannot register to LwM2M server %s: %s; retrying in %.1f s",
+                            self.settings.server_uri, cause, delay)
                 await asyncio.sleep(delay)
+
+    def _count_refusal(self, exc: Exception) -> None:
+        refused = (isinstance(exc, ExchangeFailed) and exc.auth) or (
+            isinstance(exc, RegistrationFailed) and exc.code == Code.FORBIDDEN)
+        self.refusals = self.refusals + 1 if refused else 0
+        if self.refusals >= REFUSALS_BEFORE_GIVING_UP:
+            self.refused.set()
+
+    def _registered_now(self) -> None:
+        self.refusals = 0
+        self.last_update = time.time()
+        self.state = RegistrationState.REGISTERED
+        self.registered.set()
+        if self.on_registration_change is not None:
+            self.on_registration_change()
 
     async def _wait_for_update_time(self) -> None:
         lifetime = self.settings.lifetime
         delay = max(1.0, min(lifetime * self.settings.update_fraction, lifetime - 2.0))
         self._wakeup.clear()
-        if self._objects_changed or self._params_changed:
+        if self._objects_changed or self._params_changed or self._resuming:
+            self._resuming = False
             return
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), delay)
@@ -217,19 +250,18 @@ class RegistrationEngine:
         self._objects_changed = False
         self._params_changed = False
         msg.payload = registration_links(self.tree, self._content_format()).encode()
-        response = await self.context.request(msg).response
+        response = await self.link.request(msg)
         if response.code == Code.CREATED and response.opt.location_path:
             self.location = tuple(response.opt.location_path)
             self.server_remote = response.remote
             self.registrations += 1
-            self.state = RegistrationState.REGISTERED
-            self.registered.set()
+            self._registered_now()
             log.info("registered to %s as %s (location /%s, lifetime %d s, LwM2M %s)",
                      s.server_uri, s.endpoint, "/".join(self.location), s.lifetime, version)
             return
         if version != "1.0" and response.code in (Code.BAD_REQUEST, Code.PRECONDITION_FAILED):
             raise VersionRefused()
-        raise RegistrationFailed(f"register answered {response.code}: {response.payload[:100]!r}")
+        raise RegistrationFailed(f"register answered {response.code}: {response.payload[:100]!r}", response.code)
 
     async def update(self) -> bool:
         """Send an Update; False when the server no longer knows us (4.04), so we re-register."""
@@ -247,15 +279,19 @@ class RegistrationEngine:
             msg.payload = registration_links(self.tree, self._content_format()).encode()
         self._objects_changed = False
         self._params_changed = False
-        response = await self.context.request(msg).response
+        response = await self.link.request(msg)
         if response.code == Code.CHANGED:
             self.updates += 1
+            self.server_remote = response.remote
+            self._registered_now()
             log.debug("registration update ok")
             return True
         if response.code == Code.NOT_FOUND:
             log.warning("server forgot registration /%s; registering again", "/".join(self.location))
+            # A server that forgot the registration may have forgotten the DTLS session too.
+            self.link.reset()
             return False
-        raise RegistrationFailed(f"update answered {response.code}")
+        raise RegistrationFailed(f"update answered {response.code}", response.code)
 
     async def deregister(self) -> None:
         if self.location is None:
@@ -264,14 +300,20 @@ class RegistrationEngine:
         msg = Message(code=Code.DELETE, uri=f"{s.server_uri.rstrip('/')}/{'/'.join(self.location)}",
                       transport_tuning=QuickTuning(min(s.ack_timeout, 1.0), 2))
         try:
-            response = await asyncio.wait_for(self.context.request(msg).response, 10)
+            response = await asyncio.wait_for(self.link.request(msg), 10)
             log.info("de-registered from %s (%s)", s.server_uri, response.code)
-        except (TimeoutError, CoapError, OSError) as exc:
+        except (TimeoutError, ExchangeFailed) as exc:
             log.warning("de-register failed: %s", exc)
         self.location = None
         self.registered.clear()
         self.state = RegistrationState.UNREGISTERED
+        if self.on_registration_change is not None:
+            self.on_registration_change()
 
 
 class RegistrationFailed(Exception):
     """The server answered the registration with an error that retrying may fix."""
+
+    def __init__(self, message: str, code: Code | None = None) -> None:
+        super().__init__(message)
+        self.code = code

@@ -35,6 +35,13 @@ class ServerSession:
     attributes: AttributeStore = field(default_factory=AttributeStore)
     observations: ObservationRegistry = field(default_factory=ObservationRegistry)
     on_bootstrap_finish: Callable[[], Awaitable[None]] | None = None
+    # Called after the server changed the tree ("write", "create", "delete", "bootstrap"), so the
+    # client can keep what servers set across restarts.
+    on_tree_change: Callable[[str, Path], None] | None = None
+
+    def tree_changed(self, operation: str, path: Path) -> None:
+        if self.on_tree_change is not None:
+            self.on_tree_change(operation, path)
 
     def response_format(self, accept: object, path: Path) -> int:
         """The content format of a Read or Observe answer: Accept if given, else the preferred one."""

@@ -81,6 +81,10 @@ class LwM2MSite:
         request: Message = pipe.request
         session = self._session_for(request.remote)
         try:
+            if request.opt.uri_path[:1] == ("0",) and not session.bootstrapping:
+                # Before Observe and blockwise handling, which would otherwise answer for the
+                # Security object (it holds the PSK) without reaching _dispatch's check.
+                raise Unauthorized("the Security object is only open to a bootstrap server")
             if request.opt.block1 is not None:
                 # Large Writes arrive blockwise (RFC 7959); aiocoap reassembles, we bound the size.
                 if request.opt.block1.start + len(request.payload) > MAX_REQUEST_PAYLOAD:
@@ -201,8 +205,10 @@ class LwM2MSite:
         values = self._decode(request, path, session)
         if session.bootstrapping:
             await session.tree.write(path, values, replace=True, bootstrap=True)
+            session.tree_changed("bootstrap", path)
             return Message(code=Code.CHANGED)
         await session.tree.write(path, values, replace=True)
+        session.tree_changed("write", path)
         return Message(code=Code.CHANGED)
 
     # ---- POST: Execute / Create / partial Write -----------------------------------------------
@@ -218,6 +224,7 @@ class LwM2MSite:
                     # A partial update of a multiple resource is a POST with a payload format.
                     values = self._decode(request, path, session)
                     await session.tree.write(path, values, replace=False)
+                    session.tree_changed("write", path)
                     return Message(code=Code.CHANGED)
             args = request.payload.decode("utf-8", errors="strict") if request.payload else ""
             _check_execute_arguments(args)
@@ -226,10 +233,12 @@ class LwM2MSite:
         if len(path) == 2:
             values = self._decode(request, path, session)
             await session.tree.write(path, values, replace=False)
+            session.tree_changed("write", path)
             return Message(code=Code.CHANGED)
         if len(path) == 1:
             values = self._decode(request, path, session)
             iid = await session.tree.create(path, values, instance_id=_instance_id_of_create(request, values))
+            session.tree_changed("create", path.child(iid))
             msg = Message(code=Code.CREATED)
             msg.opt.location_path = (str(path[0]), str(iid))
             return msg
@@ -239,12 +248,14 @@ class LwM2MSite:
     async def _delete(self, request: Message, path: Path, session: ServerSession) -> Message:
         if session.bootstrapping:
             await session.tree.delete(path, bootstrap=True)
+            session.tree_changed("bootstrap", path)
             return Message(code=Code.DELETED)
         if len(path) != 2:
             raise MethodNotAllowed("delete needs an instance path")
         if path[0] == 0:
             raise Unauthorized("the Security object can only be changed by a bootstrap server")
         await session.tree.delete(path)
+        session.tree_changed("delete", path)
         return Message(code=Code.DELETED)
 
     # ---- FETCH / iPATCH: composite operations (LwM2M 1.1) ----------------------------------------
@@ -266,6 +277,7 @@ class LwM2MSite:
                 raise NotFound(f"{target} does not exist")
         for target, items in by_instance.items():
             await session.tree.write(target, items, replace=True)
+            session.tree_changed("write", target)
         return Message(code=Code.CHANGED)
 
     # ---- payload helpers ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ SIGINT de-registers before it exits.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ..client.defaults import default_tree
 from ..client.registration import RegistrationSettings
 from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, default_endpoint_name, load_profile
 from ..profiles import start_tree as start_profile_tree
+from ..profiles.spec import ServerProfile
 from ..tree import ObjectTree
 from .systemd import Systemd
 
@@ -43,49 +45,72 @@ class AgentOptions:
     simulate: bool = False
     bind_host: str = "::"
     bind_port: int = 0
+    psk_identity: str | None = None
+    psk_key: bytes | None = dataclasses.field(default=None, repr=False)
+    soracom: str | None = None  # a key of agent.soracom.endpoints.COVERAGES
 
 
-def client_settings(options: AgentOptions, profile: Profile | None) -> ClientSettings:
-    """Command-line options over the profile's ``[server]`` over the built-in defaults."""
+def server_profile(options: AgentOptions, profile: Profile | None) -> ServerProfile:
+    """The server to use: command-line options over the profile's ``[server]`` over the built-in defaults.
+
+    The result goes into the tree's Security and Server objects, so what the agent serves as its
+    account is what it connects with.
+    """
+    from ..soracom.endpoints import COVERAGES
+
     if profile is not None:
         server = profile.server
-        reg = server.registration_settings()
-        endpoint_warning = server.endpoint_warning
-        bootstrap_uri = server.bootstrap_uri
     else:
         name = default_endpoint_name()
-        reg = RegistrationSettings(server_uri=DEFAULT_SERVER, endpoint=name.name, lifetime=60)
-        endpoint_warning = name.warning
-        bootstrap_uri = None
-    if options.endpoint:
-        reg.endpoint = options.endpoint
-    elif endpoint_warning:
-        log.warning("endpoint name %s: %s", reg.endpoint, endpoint_warning)
+        server = ServerProfile(uri=DEFAULT_SERVER, endpoint=name.name, endpoint_warning=name.warning,
+                               lifetime=60, lwm2m_version="1.1")
+    changes: dict[str, object] = {}
+    if options.soracom:
+        coverage = COVERAGES[options.soracom]
+        with_key = options.psk_key is not None or server.psk_key is not None
+        changes.update(uri=coverage.dm_server if with_key else None,
+                       bootstrap_uri=None if with_key else coverage.bootstrap_server,
+                       lwm2m_version=coverage.lwm2m_version, short_server_id=coverage.short_server_id)
     if options.server_uri:
-        reg.server_uri = options.server_uri
-    if options.lifetime:
-        reg.lifetime = options.lifetime
-    if options.lwm2m_version:
-        reg.lwm2m_version = options.lwm2m_version
+        changes["uri"] = options.server_uri
     if options.bootstrap_uri:
-        bootstrap_uri = options.bootstrap_uri
-    if reg.server_uri.startswith("coaps") and not bootstrap_uri:
-        log.error("%s needs DTLS, which this build does not have (aiocoap's tinydtls transport needs "
-                  "DTLSSocket); registration will fail", reg.server_uri)
-    return ClientSettings(reg, bind_host=options.bind_host, bind_port=options.bind_port, bootstrap_uri=bootstrap_uri,
-                          state_dir=options.state_dir, force_bootstrap=options.force_bootstrap)
+        changes["bootstrap_uri"] = options.bootstrap_uri
+    if options.psk_identity is not None:
+        changes["psk_identity"] = options.psk_identity.encode()
+    if options.psk_key is not None:
+        changes["psk_key"] = options.psk_key
+    if options.endpoint:
+        changes.update(endpoint=options.endpoint, endpoint_warning=None)
+    if options.lifetime:
+        changes["lifetime"] = options.lifetime
+    if options.lwm2m_version:
+        changes["lwm2m_version"] = options.lwm2m_version
+    return dataclasses.replace(server, **changes)  # type: ignore[arg-type]
+
+
+def client_settings(options: AgentOptions, server: ServerProfile) -> ClientSettings:
+    if server.endpoint_warning:
+        log.warning("endpoint name %s: %s", server.endpoint, server.endpoint_warning)
+    uri = server.uri or server.bootstrap_uri or DEFAULT_SERVER
+    reg = RegistrationSettings(server_uri=uri, endpoint=server.endpoint, lifetime=server.lifetime,
+                               binding=server.binding, lwm2m_version=server.lwm2m_version)
+    return ClientSettings(reg, bind_host=options.bind_host, bind_port=options.bind_port,
+                          bootstrap_uri=server.bootstrap_uri, state_dir=options.state_dir,
+                          force_bootstrap=options.force_bootstrap)
 
 
 async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, ClientSettings]:
     profile = load_profile(options.profile) if options.profile else None
     for warning in profile.warnings if profile else []:
         log.warning("%s", warning)
-    settings = client_settings(options, profile)
+    server = server_profile(options, profile)
+    settings = client_settings(options, server)
     if profile is not None:
-        tree = await build_agent_tree(profile, simulate=options.simulate)
+        tree = await build_agent_tree(dataclasses.replace(profile, server=server), simulate=options.simulate)
     else:
-        tree = default_tree(server_uri=settings.registration.server_uri, lifetime=settings.registration.lifetime,
-                            simulate=options.simulate)
+        tree = default_tree(server_uri=settings.registration.server_uri, lifetime=server.lifetime,
+                            simulate=options.simulate, identity=server.psk_identity or b"",
+                            secret_key=server.psk_key or b"", short_server_id=server.short_server_id)
     return profile, tree, settings
 
 

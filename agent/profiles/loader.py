@@ -50,7 +50,7 @@ from .values import toml_to_content, toml_to_value
 MAX_PROFILE_BYTES = 1024 * 1024
 _TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox")
 _SERVER_KEYS = ("uri", "endpoint", "lifetime", "binding", "lwm2m_version", "bootstrap", "psk_identity", "psk_key",
-                "short_server_id")
+                "psk_key_file", "short_server_id", "soracom")
 _BINDING_MODES = re.compile(r"^(U|UQ|S|SQ|US|UQS|T|TQ|N|NQ|[UMHTSNQ]{1,6})$")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _SYSTEM_INSTANCES = {"device": 3, "connectivity": 4}
@@ -135,6 +135,21 @@ def _convertible(source: ResourceType, target: ResourceType) -> bool:
     return source in numbers and target in numbers
 
 
+def uri_problem(uri: str) -> tuple[str, str] | None:
+    """(reason, fix) when ``uri`` is not a usable LwM2M server URI, else None."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as exc:
+        return f"{uri!r} is not a URI ({exc})", 'give e.g. "coap://127.0.0.1:5683"'
+    if parts.scheme not in ("coap", "coaps") or not parts.hostname:
+        return (f"{uri!r} is not a coap:// or coaps:// URI with a host",
+                'give e.g. "coap://127.0.0.1:5683" or "coaps://jp.inventory.soracom.io:5684"')
+    if port == 0:
+        return f"{uri!r} has port 0", "give the server's port, e.g. :5683"
+    return None
+
+
 class _Loader:
     def __init__(self, file: str, lines: LineIndex, root: Path) -> None:
         self.file = file
@@ -191,11 +206,13 @@ class _Loader:
             "uri": Param("str", example='uri = "coap://127.0.0.1:5683"'), "endpoint": Param("str"),
             "lifetime": Param("int"), "binding": Param("str"), "lwm2m_version": Param("str"),
             "bootstrap": Param("str", example='bootstrap = "coap://bootstrap.soracom.io:5683"'),
-            "psk_identity": Param("str"), "psk_key": Param("str"), "short_server_id": Param("int"),
+            "psk_identity": Param("str"), "psk_key": Param("str"), "psk_key_file": Param("str"),
+            "short_server_id": Param("int"), "soracom": Param("str", example='soracom = "jp"'),
         }
         if isinstance(raw.get("lwm2m_version"), float):
             raw = {**raw, "lwm2m_version": f"{raw['lwm2m_version']:.1f}"}
         values = check_params(params, raw, where, "[server]")
+        values = self.soracom_preset(values, where)
         uri = values.get("uri")
         bootstrap = values.get("bootstrap")
         if uri is None and bootstrap is None:
@@ -239,19 +256,55 @@ class _Loader:
 
     @staticmethod
     def check_uri(uri: str, where: Where) -> None:
+        problem = uri_problem(uri)
+        if problem is not None:
+            raise where.error(*problem)
+
+    @staticmethod
+    def soracom_preset(values: dict[str, object], where: Where) -> dict[str, object]:
+        """``soracom = "jp"`` fills in what is not given: the DM server with a key, else the bootstrap server."""
+        from ..soracom.endpoints import COVERAGES
+
+        name = values.get("soracom")
+        if name is None:
+            return values
+        coverage = COVERAGES.get(str(name))
+        if coverage is None:
+            raise where.at("soracom").error(f"{name!r} is not a Soracom coverage area",
+                                            f"give one of {', '.join(repr(k) for k in COVERAGES)}")
+        filled = dict(values)
+        has_key = "psk_key" in values or "psk_key_file" in values
+        if "uri" not in values and "bootstrap" not in values:
+            filled["uri" if has_key else "bootstrap"] = coverage.dm_server if has_key else coverage.bootstrap_server
+        filled.setdefault("lwm2m_version", coverage.lwm2m_version)
+        filled.setdefault("short_server_id", coverage.short_server_id)
+        return filled
+
+    def psk_key_from_file(self, values: dict[str, object], where: Where) -> str | None:
+        """The base64 text of ``psk_key_file`` (relative to the profile), or None when not given."""
+        from ..soracom.device_keys import DeviceKeyError, read_device_key_file
+
+        name = values.get("psk_key_file")
+        if name is None:
+            return None
+        if "psk_key" in values:
+            raise where.at("psk_key_file").error("psk_key and psk_key_file are both given", "keep one of them")
+        path = Path(str(name))
+        if not path.is_absolute():
+            path = Path(self.top.file).parent / path
         try:
-            parts = urlsplit(uri)
-            port = parts.port
-        except ValueError as exc:
-            raise where.error(f"{uri!r} is not a URI ({exc})", 'give e.g. "coap://127.0.0.1:5683"') from None
-        if parts.scheme not in ("coap", "coaps") or not parts.hostname:
-            raise where.error(f"{uri!r} is not a coap:// or coaps:// URI with a host",
-                              'give e.g. "coap://127.0.0.1:5683" or "coaps://jp.inventory.soracom.io:5684"')
-        if port == 0:
-            raise where.error(f"{uri!r} has port 0", "give the server's port, e.g. :5683")
+            key, warning = read_device_key_file(path)
+        except DeviceKeyError as exc:
+            raise where.at("psk_key_file").error(str(exc), "give the file that holds the base64 secret key") \
+                from None
+        if warning:
+            self.warn(where.at("psk_key_file"), warning)
+        return base64.b64encode(key).decode()
 
     def psk(self, values: dict[str, object], where: Where, uri: object) -> tuple[bytes | None, bytes | None]:
         identity, key = values.get("psk_identity"), values.get("psk_key")
+        if key is None:
+            key = self.psk_key_from_file(values, where)
         if (identity is None) != (key is None):
             missing = "psk_key" if key is None else "psk_identity"
             raise where.error(f"{missing} is missing: a pre-shared key needs both psk_identity and psk_key",

@@ -19,7 +19,7 @@ from aiocoap import Code, Context, Message
 from aiocoap.error import Error as CoapError
 from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
 
-from ..client.agent import local_port
+from ..client.transport import local_port
 from ..core.codecs import encoder_for
 from ..core.formats import ContentFormat
 from ..core.model import ModelRegistry

@@ -22,7 +22,7 @@ from aiocoap.error import Error as CoapError
 from aiocoap.error import RenderableError
 from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
 
-from ..client.agent import local_port
+from ..client.transport import local_port
 from ..core import linkformat
 from ..core.codecs import decoder_for, encoder_for
 from ..core.errors import CodecError, LwM2MError
