@@ -7,8 +7,8 @@ from pathlib import Path as FsPath
 
 from support import ENDPOINT, agent_models, build_tree, client_settings
 
-from agent.client.agent import LwM2MClient
 from agent.client.account import server_account
+from agent.client.agent import LwM2MClient
 from agent.core.formats import ContentFormat
 from agent.simulator.bootstrap_server import BootstrapServer, BootstrapSettings
 from agent.simulator.lwm2m_server import LwM2MServer

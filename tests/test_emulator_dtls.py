@@ -23,8 +23,8 @@ from dtls_device import DtlsDevice
 from support import agent_models, build_tree, client_settings
 from test_inventory_support import InventoryClient, wait_until
 
+from agent.client.account import server_account
 from agent.client.agent import LwM2MClient
-from agent.client.bootstrap import server_account
 from agent.core.path import Path
 from agent.simulator.emulator import Emulator, EmulatorSettings
 from agent.tree import StoredValue
@@ -171,9 +171,9 @@ async def test_a_deleted_device_can_no_longer_handshake(env: PskEnv) -> None:
         await device.close()
 
 
-async def test_bootstrap_provisions_the_psk_account_a_device_registers_with(env: PskEnv) -> None:
+async def test_the_agent_bootstraps_a_psk_account_and_registers_with_it_over_dtls(env: PskEnv) -> None:
     emulator = env.emulator
-    assert emulator.bootstrap is not None
+    assert emulator.bootstrap is not None and emulator.server is not None and emulator.front is not None
     tree = build_tree("coap://127.0.0.1:9")  # the DM server comes from bootstrap
     settings = client_settings("coap://127.0.0.1:9", endpoint="boot-psk")
     settings.bootstrap_uri = emulator.bootstrap.uri
@@ -182,16 +182,15 @@ async def test_bootstrap_provisions_the_psk_account_a_device_registers_with(env:
     try:
         record = await emulator.bootstrap.wait_finished("boot-psk")
         assert record.finished, record.error
-    finally:
-        await agent.stop(deregister=False)
-    account = server_account(tree)
-    assert account.server_uri == emulator.dm_server_uri and account.server_uri.startswith("coaps://")
-    assert account.security_mode == 0  # PSK
-    assert account.identity == record.device_id.encode() and len(account.secret_key) == 16
-    assert account.short_server_id == 123
-    device = await DtlsDevice(account.server_uri, account.identity.decode(), account.secret_key).start()
-    try:
-        assert (await device.register("boot-psk")).code == Code.CREATED
+        account = server_account(tree)
+        assert account.server_uri == emulator.dm_server_uri and account.server_uri.startswith("coaps://")
+        assert account.security_mode == 0  # PSK
+        assert account.identity == record.device_id.encode() and len(account.secret_key) == 16
+        assert account.short_server_id == 123
+        registration = await emulator.server.wait_registered("boot-psk")
+        assert emulator.front.identity_of(registration.remote) == record.device_id
         assert emulator.device_id("boot-psk") == record.device_id
+        read = await env.api.get(f"/v1/devices/{record.device_id}/32769/0/0")
+        assert read.status == 200 and read.json()["value"] == "hello"
     finally:
-        await device.close()
+        await agent.stop(deregister=True)
