@@ -25,8 +25,10 @@ from test_inventory_support import InventoryClient, wait_until
 
 from agent.client.account import server_account
 from agent.client.agent import LwM2MClient
+from agent.client.defaults import default_tree
 from agent.core.path import Path
 from agent.simulator.emulator import Emulator, EmulatorSettings
+from agent.simulator.lwm2m_server import ClientError
 from agent.tree import StoredValue
 
 
@@ -194,3 +196,38 @@ async def test_the_agent_bootstraps_a_psk_account_and_registers_with_it_over_dtl
         assert read.status == 200 and read.json()["value"] == "hello"
     finally:
         await agent.stop(deregister=True)
+
+
+async def test_the_agent_comes_back_after_the_server_forgets_its_session(env: PskEnv) -> None:
+    emulator = env.emulator
+    assert emulator.server is not None and emulator.front is not None
+    emulator.server.request_timeout = 1.0
+    device_id, key = await env.create_device()
+    uri = emulator.dm_server_uri
+    tree = default_tree(uri, simulate=True, models=agent_models(), identity=device_id.encode(), secret_key=key)
+    agent = LwM2MClient(tree, client_settings(uri, endpoint="comes-back"))
+    await agent.start()
+    try:
+        registration = await emulator.server.wait_registered("comes-back")
+        first = emulator.front.session_for(registration.remote)
+        assert first is not None and first.identity == device_id
+        emulator.front.drop_sessions()  # as a server restart or a NAT timeout would
+        with pytest.raises(ClientError):
+            await emulator.server.read("comes-back", "/3/0/0")
+        # The agent's next Update goes unanswered; it shakes hands again and gets through.
+        assert agent.engine is not None
+        agent.engine.trigger_update()
+
+        def back() -> bool:
+            session = emulator.front.session_for(emulator.server.registration("comes-back").remote)  # type: ignore[union-attr]
+            return session is not None and session is not first and session.identity == device_id
+
+        await wait_until(back, timeout=15)
+        assert (await emulator.server.read("comes-back", "/3/0/0")).ok
+    finally:
+        await agent.stop(deregister=False)
+
+
+def test_security_must_be_nosec_or_psk() -> None:
+    with pytest.raises(ValueError, match="nosec, psk"):
+        EmulatorSettings(security="tls")
