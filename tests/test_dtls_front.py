@@ -333,3 +333,20 @@ async def test_a_new_handshake_from_the_same_address_replaces_the_session(server
         after.forget()
     finally:
         sock.close()
+
+
+async def test_a_handshake_left_unfinished_expires(server: LwM2MServer, caplog: pytest.LogCaptureFixture) -> None:
+    front = await start_front(server, handshake_timeout=0.3, sweep_interval=0.05)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="agent.simulator.dtls_front"):
+            peer = FixedPortPeer(sock, ("127.0.0.1", front.port), IDENTITY, KEYS[IDENTITY])
+            peer.forget()  # sent its ClientHello, then went away
+            await eventually(lambda: len(front.sessions) == 1)
+            await eventually(lambda: not front.sessions)
+        assert f"127.0.0.1:{sock.getsockname()[1]} refused: not finished within 0.3 s" in caplog.text
+    finally:
+        sock.close()
+        await front.close()
