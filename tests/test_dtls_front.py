@@ -183,7 +183,7 @@ async def test_session_cap_drops_the_least_recently_heard(server: LwM2MServer) -
 
 
 async def test_many_concurrent_sessions(server: LwM2MServer, front: DtlsFront) -> None:
-    count = 200
+    count = 250
     devices = [DtlsDevice(front.uri, IDENTITY, KEYS[IDENTITY]) for _ in range(count)]
     try:
         await asyncio.gather(*(d.start() for d in devices))
