@@ -214,12 +214,12 @@ def objects() -> None:
 
 
 @objects.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=FsPath))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=FsPath))
 def objects_validate(paths: tuple[FsPath, ...]) -> None:
-    """Load object model files and folders; print each refused file and a count."""
-    from .models import validate_paths
+    """Load object model files and folders (default: the shipped objects/); print each refused file and a count."""
+    from .models import shipped_objects_dir, validate_paths
 
-    lines, loaded, refused = validate_paths(paths)
+    lines, loaded, refused = validate_paths(paths or (shipped_objects_dir(),))
     for line in lines:
         click.echo(line)
     click.echo(f"{loaded} loaded, {refused} refused")

@@ -1,7 +1,7 @@
 """Checks every answer of the cloud emulator against Soracom's OpenAPI spec, with openapi-core.
 
 Tests talk to the emulator through ``CheckedClient``: each response is validated against the operation of
-``../shared/soracom-api/soracom-api.subset.yaml`` it answers (status declared, body and headers matching
+``tests/data/soracom-api/soracom-api.subset.yaml`` it answers (status declared, body and headers matching
 the schema) before the test sees it, so no test can forget to check a body.
 
 Fix-ups made to the spec in memory, each for a gap or a defect:
@@ -30,7 +30,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -40,10 +39,11 @@ from openapi_core import OpenAPI
 from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
+from support import SORACOM_API_SPEC
 
 from agent.simulator.cloud import CloudConfig, CloudStore, RunningCloud, start_cloud
 
-SPEC_FILE = Path(__file__).resolve().parents[2] / "shared" / "soracom-api" / "soracom-api.subset.yaml"
+SPEC_FILE = SORACOM_API_SPEC
 API_HOST = "https://api.soracom.io"
 
 ERROR_SCHEMA: dict[str, Any] = {

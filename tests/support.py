@@ -16,8 +16,10 @@ from agent.tree.binding import ExecuteAction
 
 HERE = FsPath(__file__).parent
 REPO = HERE.parent
-SHARED = REPO.parent / "shared"
 TEST_OBJECT_FILE = HERE / "data" / "32769-test-all-types.json"
+# Copies of public material the tests read (provenance and licences beside them, tests/data/README.md).
+OMA_REGISTRY = HERE / "data" / "oma-registry"
+SORACOM_API_SPEC = HERE / "data" / "soracom-api" / "soracom-api.subset.yaml"
 ENDPOINT = "test-device"
 CLI = [sys.executable, "-m", "agent.cli"]
 

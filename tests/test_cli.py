@@ -6,7 +6,7 @@ import asyncio
 import signal
 
 import pytest
-from support import CLI, SHARED, run_cli
+from support import CLI, OMA_REGISTRY, REPO, run_cli
 
 from agent.core.formats import ContentFormat
 from agent.simulator.lwm2m_server import LwM2MServer
@@ -36,13 +36,19 @@ async def test_run_registers_serves_and_deregisters_on_signal(server: LwM2MServe
             await proc.wait()
 
 
-@pytest.mark.skipif(not (SHARED / "oma-registry").is_dir(), reason="../shared/oma-registry is not beside the repo")
 async def test_objects_validate_the_oma_registry() -> None:
-    code, out = await run_cli("objects", "validate", str(SHARED / "oma-registry"))
+    code, out = await run_cli("objects", "validate", str(OMA_REGISTRY))
     last = out.strip().splitlines()[-1]
     loaded = int(last.split()[0])
     assert code == 0, out[-2000:]
     assert last.endswith("loaded, 0 refused") and loaded > 700
+
+
+async def test_objects_validate_without_a_path_checks_the_shipped_models() -> None:
+    code, out = await run_cli("objects", "validate")
+    shipped = [path for path in (REPO / "objects").rglob("*") if path.suffix in (".xml", ".json")]
+    assert code == 0, out
+    assert out.strip().splitlines() == [f"{len(shipped)} loaded, 0 refused"]
 
 
 async def test_objects_validate_reports_a_bad_file(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -152,8 +152,8 @@ async def test_update_scope_and_delete(env: InventoryEnv) -> None:
     assert other.status == 400 and "ObjectID is 40001" in other.json()["message"]
     assert (await env.api.post(f"{MODELS}/49999", json=custom_model(49999))).status == 404
 
-    scoped = await env.api.post(f"{MODELS}/40000/set_scope", json={"scope": "shared"})
-    assert scoped.status == 200 and scoped.json()["scope"] == "shared"
+    scoped = await env.api.post(f"{MODELS}/40000/set_scope", json={"scope": "public"})
+    assert scoped.status == 200 and scoped.json()["scope"] == "public"
     assert (await env.api.post(f"{MODELS}/40000/set_scope", json={"scope": ""})).status == 400
     assert (await env.api.post(f"{MODELS}/49999/set_scope", json={"scope": "x"})).status == 404
 

@@ -1,6 +1,6 @@
 """DDF XML loading: every file of the public OMA registry, known values, and malformed files refused.
 
-The registry (../shared/oma-registry beside the project) is input nobody here wrote, so it keeps the
+The registry (its copy in tests/data/oma-registry) is input nobody here wrote, so it keeps the
 reader honest; the malformed files are written to tmp_path, one fault each, and each must be refused
 with a one-line message naming the file, the element and a fix.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import OMA_REGISTRY
 
 from agent.core.model import Operations, ResourceType
 from agent.models import (
@@ -25,20 +26,14 @@ from agent.models import (
     validate_paths,
 )
 
-REGISTRY = Path(__file__).resolve().parents[1].parent / "shared" / "oma-registry"
+REGISTRY = OMA_REGISTRY
 COMPANIONS = {"DDF.xml", "Common.xml", "LWM2M_senml_units.xml"}
-
-needs_registry = pytest.mark.skipif(
-    not REGISTRY.is_dir(), reason=f"the OMA registry copy is not at {REGISTRY} (shared/ beside the project)"
-)
-
 
 def registry_object_files() -> list[Path]:
     files = sorted(REGISTRY.glob("*.xml")) + sorted((REGISTRY / "version_history").glob("*.xml"))
     return [path for path in files if path.name not in COMPANIONS]
 
 
-@needs_registry
 def test_every_object_file_of_the_registry_loads_quickly() -> None:
     expected = registry_object_files()
     started = time.perf_counter()
@@ -55,7 +50,6 @@ def test_every_object_file_of_the_registry_loads_quickly() -> None:
     assert elapsed < 8.0, f"loading the registry took {elapsed:.2f} s"
 
 
-@needs_registry
 def test_registry_slips_are_warnings_that_name_the_element() -> None:
     result = load_models([REGISTRY])
     found = {(Path(warning.file).name, warning.element) for warning in result.warnings}
@@ -69,7 +63,6 @@ def test_registry_slips_are_warnings_that_name_the_element() -> None:
     assert old.resources[3].type is ResourceType.NONE
 
 
-@needs_registry
 def test_registry_of_all_versions_keeps_the_newest() -> None:
     registry = load_models([REGISTRY]).registry()
     assert registry.object(3).version == "1.2"
@@ -80,7 +73,6 @@ def test_registry_of_all_versions_keeps_the_newest() -> None:
     assert old_device.lwm2m_version == "1.0"
 
 
-@needs_registry
 def test_temperature_object_reads_as_published() -> None:
     parsed = load_model_file(REGISTRY / "3303.xml")
     assert parsed.warnings == []
@@ -100,7 +92,6 @@ def test_temperature_object_reads_as_published() -> None:
     assert model.resource(5750).operations is Operations.RW
 
 
-@needs_registry
 def test_device_1_0_and_the_rarer_types() -> None:
     device = load_model_file(REGISTRY / "version_history" / "3-1_0.xml").models[0]
     assert device.multiple is False and device.mandatory is True
@@ -113,7 +104,6 @@ def test_device_1_0_and_the_rarer_types() -> None:
     assert ResourceType.CORELNK in {resource.type for resource in links.resources.values()}
 
 
-@needs_registry
 @pytest.mark.parametrize("name", sorted(COMPANIONS))
 def test_companion_file_named_explicitly_is_refused_with_what_it_is(name: str) -> None:
     lines, loaded, refused = validate_paths([REGISTRY / name])
@@ -122,7 +112,6 @@ def test_companion_file_named_explicitly_is_refused_with_what_it_is(name: str) -
     assert "not an object definition" in lines[0]
 
 
-@needs_registry
 def test_validate_paths_over_the_registry_reports_skips_and_warnings_but_no_refusal() -> None:
     lines, loaded, refused = validate_paths([REGISTRY])
     assert refused == 0

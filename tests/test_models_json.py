@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import OMA_REGISTRY
 
 from agent.core.model import ObjectModel, Operations, ResourceModel, ResourceType
 from agent.models import (
@@ -27,7 +28,7 @@ from agent.models import (
     validate_paths,
 )
 
-REGISTRY = Path(__file__).resolve().parents[1].parent / "shared" / "oma-registry"
+REGISTRY = OMA_REGISTRY
 
 # Text a model may hold: what XML 1.0 can carry, trimmed, with LF line ends (loaders normalise CR).
 _chars = st.characters(
@@ -109,10 +110,7 @@ def test_a_list_of_objects_round_trips(models: list[ObjectModel]) -> None:
 @pytest.fixture(scope="module")
 def oma_schema() -> Any:
     xmlschema = pytest.importorskip("xmlschema", reason="xmlschema validates DDF output against the OMA XSD")
-    path = REGISTRY / "LWM2M-v1_1.xsd"
-    if not path.exists():
-        pytest.skip(f"the OMA schema is not at {path}")
-    return xmlschema.XMLSchema(str(path))
+    return xmlschema.XMLSchema(str(REGISTRY / "LWM2M-v1_1.xsd"))
 
 
 @settings(max_examples=60, deadline=None)

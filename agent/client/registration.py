@@ -128,6 +128,8 @@ class RegistrationEngine:
         self.last_update: float | None = None  # wall-clock time of the last Register or Update
         self.refusals = 0
         self.refused = asyncio.Event()
+        self._last_cause = ""
+        self._last_cause_logged = 0.0
         self.on_registration_change: Callable[[], None] | None = None
         self._content_format = content_format or (lambda: int(ContentFormat.TLV))
         self._wakeup = asyncio.Event()
@@ -194,9 +196,17 @@ class RegistrationEngine:
                 self._count_refusal(exc)
                 delay = self.backoff.next_delay()
                 cause = exc.cause if isinstance(exc, ExchangeFailed) else str(exc)
-                log.warning("cannot register to LwM2M server %s: %s; retrying in %.1f s",
-                            self.settings.server_uri, cause, delay)
+                self._log_failure(cause, delay)
                 await asyncio.sleep(delay)
+
+    def _log_failure(self, cause: str, delay: float) -> None:
+        """One warning per cause: the same cause again is a debug line, until it changes or 10 min pass."""
+        now = time.monotonic()
+        repeated = cause == self._last_cause and now - self._last_cause_logged < 600
+        log.log(logging.DEBUG if repeated else logging.WARNING, "cannot register to LwM2M server %s: %s; "
+                "retrying in %.1f s", self.settings.server_uri, cause, delay)
+        if not repeated:
+            self._last_cause, self._last_cause_logged = cause, now
 
     def _count_refusal(self, exc: Exception) -> None:
         refused = (isinstance(exc, ExchangeFailed) and exc.auth) or (
@@ -207,6 +217,7 @@ class RegistrationEngine:
 
     def _registered_now(self) -> None:
         self.refusals = 0
+        self._last_cause = ""
         self.last_update = time.time()
         self.state = RegistrationState.REGISTERED
         self.registered.set()

@@ -167,9 +167,10 @@ class ServerLink:
     def _failure(self, uri: str, exc: BaseException) -> ExchangeFailed:
         alert = _dtls_alert(exc)
         if alert is not None:
-            name = _ALERTS.get(alert, f"alert {alert}")
-            who = f" for identity {self.identity.decode(errors='replace')}" if alert in (20, 40, 51, 115) else ""
-            return ExchangeFailed(uri, f"the server sent DTLS alert {name}{who}", auth=alert != 0)
+            name, _, meaning = _ALERTS.get(alert, f"alert {alert}").partition(": ")
+            who = f" to identity {self.identity.decode(errors='replace')}" if alert else ""
+            return ExchangeFailed(uri, f"the server sent DTLS alert {name}{who}" + (f": {meaning}" if meaning else ""),
+                                  auth=alert != 0)
         if self.secure and self._connection is not None and not _handshake_done(self._connection):
             return ExchangeFailed(
                 uri, f"no DTLS handshake completed with identity {self.identity.decode(errors='replace')}: the server "

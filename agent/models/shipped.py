@@ -1,10 +1,9 @@
 """The object models the agent ships: the DDF and JSON files of the project's ``objects/`` folder.
 
 They live as plain files at the top of the source tree (not inside the package) so that people read,
-diff and upload them as they are. The loader finds ``objects/`` next to the ``agent`` package, which
-holds for a source checkout and for an editable install (``pip install -e .``), the way the README
-installs the agent; a non-editable wheel does not carry the folder, and then loading says so and
-how to fix it. Callers may also pass a folder of their own.
+diff and upload them as they are; a wheel carries a copy inside the package.
+:func:`agent.shipped_files.shipped_dir` says which one this installation has. Callers may also pass
+a folder of their own.
 """
 
 from __future__ import annotations
@@ -13,13 +12,14 @@ import functools
 from pathlib import Path
 
 from ..core.model import ModelRegistry, ObjectModel
+from ..shipped_files import shipped_dir
 from .errors import ModelError
 from .loading import load_models, newest_models
 
 
 def shipped_objects_dir() -> Path:
-    """Where the shipped model files are: ``objects/`` beside the ``agent`` package."""
-    return Path(__file__).resolve().parents[2] / "objects"
+    """Where the shipped model files are: ``objects/`` of the source tree, or the wheel's copy of it."""
+    return shipped_dir("objects")
 
 
 @functools.lru_cache(maxsize=8)
@@ -29,7 +29,7 @@ def _load(folder: Path) -> tuple[ObjectModel, ...]:
             str(folder),
             "",
             "the folder of shipped object models is missing",
-            "install the agent from its source tree with 'pip install -e .' so objects/ sits beside agent/",
+            "reinstall the agent ('pip install .' or 'pip install -e .' from its source tree)",
         )
     result = load_models([folder])
     if result.refused:

@@ -26,6 +26,7 @@ from ..core.path import Path as LwPath
 from ..hardware import FACTS
 from ..hardware.serial_bindings import NMEA_FIELDS
 from ..models import load_models, shipped_models
+from ..shipped_files import shipped_dir
 from .build import assemble_tree
 from .context import SERIAL_SETTINGS, HardwareContext, resolve_port
 from .endpoint import TemplateError, default_endpoint_name, resolve_endpoint_template
@@ -74,7 +75,7 @@ _SERIAL_PARAMS: dict[str, Param] = {
 
 def shipped_profile(name: str) -> Path:
     """A profile of the project's ``device_profiles/`` folder, e.g. ``shipped_profile("simulator")``."""
-    return Path(__file__).resolve().parents[2] / "device_profiles" / f"{name.removesuffix('.toml')}.toml"
+    return shipped_dir("device_profiles") / f"{name.removesuffix('.toml')}.toml"
 
 
 def load_profile(path: str | os.PathLike[str], *, root: Path = Path("/")) -> Profile:

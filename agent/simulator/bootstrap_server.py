@@ -67,6 +67,7 @@ class BootstrapServer:
         self.request_timeout = request_timeout
         self.context: Context | None = None
         self.records: dict[str, BootstrapRecord] = {}
+        self.requests = 0  # every POST /bs received, whoever sent it (tests count bootstrap traffic)
         self._tasks: set[asyncio.Task[None]] = set()
         self.completed = asyncio.Condition()
 
@@ -111,6 +112,7 @@ class BootstrapServer:
         request: Message = pipe.request  # type: ignore[attr-defined]
         response = Message(code=Code.NOT_FOUND)
         if request.opt.uri_path == ("bs",) and request.code == Code.POST:
+            self.requests += 1
             endpoint = query_options(request.opt.uri_query).get("ep", "")
             if not endpoint:
                 response = Message(code=Code.BAD_REQUEST, payload=b"missing ep")
