@@ -264,8 +264,8 @@ def objects_validate(paths: tuple[FsPath, ...]) -> None:
               help="Number of simulated agents (a fleet in this one process).")
 @click.option("--api-port", default=8080, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the emulated Soracom API (0: any free port).")
-@click.option("--lwm2m-port", default=5683, show_default=True, type=click.IntRange(0, 65535),
-              help="UDP port of the emulated Inventory LwM2M server.")
+@click.option("--lwm2m-port", default=None, type=click.IntRange(0, 65535),
+              help="UDP port of the emulated Inventory LwM2M server [default: 5683, with --security psk 5684].")
 @click.option("--bootstrap-port", default=5685, show_default=True, type=click.IntRange(0, 65535),
               help="UDP port of the emulated bootstrap server.")
 @click.option("--auth-key-id", default="keyId-emulator", show_default=True, help="AuthKeyId POST /v1/auth accepts.")
@@ -276,20 +276,24 @@ def objects_validate(paths: tuple[FsPath, ...]) -> None:
 @click.option("--lwm2m-version", type=click.Choice(["1.0", "1.1"]), default=None,
               help="LwM2M version the agents register with [default: the profile's].")
 @click.option("--no-bootstrap", is_flag=True, help="Register agents directly instead of bootstrapping first.")
+@click.option("--security", type=click.Choice(["nosec", "psk"]), default="nosec", show_default=True,
+              help="psk: the LwM2M server speaks DTLS with a pre-shared key (coaps://), as Soracom Inventory's; "
+                   "identity = device id, key = its secret key.")
 @click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=FsPath), default=None,
               help="Device profile of the simulated agents [default: device_profiles/simulator.toml].")
 @click.option("-v", "--verbose", count=True)
-def simulate(count: int, api_port: int, lwm2m_port: int, bootstrap_port: int, auth_key_id: str, auth_key: str,
+def simulate(count: int, api_port: int, lwm2m_port: int | None, bootstrap_port: int, auth_key_id: str, auth_key: str,
              state_file: FsPath | None, lifetime: int, lwm2m_version: str | None, no_bootstrap: bool,
-             profile: FsPath | None, verbose: int) -> None:
+             security: str, profile: FsPath | None, verbose: int) -> None:
     """Start the local Soracom cloud emulator and agents on simulated hardware (no SIM, no internet)."""
     from .simulator.session import SimulateOptions, run_simulation
 
     setup_logging(verbose)
     options = SimulateOptions(
-        count=count, api_port=api_port, lwm2m_port=lwm2m_port, bootstrap_port=bootstrap_port,
+        count=count, api_port=api_port, bootstrap_port=bootstrap_port,
+        lwm2m_port=lwm2m_port if lwm2m_port is not None else (5684 if security == "psk" else 5683),
         auth_key_id=auth_key_id, auth_key=auth_key, state_file=state_file, lifetime=lifetime,
-        lwm2m_version=lwm2m_version, bootstrap=not no_bootstrap, profile=profile,
+        lwm2m_version=lwm2m_version, bootstrap=not no_bootstrap, profile=profile, security=security,
     )
     try:
         run_until_signal(lambda stop: run_simulation(options, stop, click.echo))

@@ -8,13 +8,14 @@ many concurrent sessions are checked the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from aiocoap import Code
+from aiocoap import CON, Code, Message
 from aiocoap.error import NetworkError
 from dtls_device import DtlsDevice
 from hypothesis import given
@@ -182,7 +183,7 @@ async def test_session_cap_drops_the_least_recently_heard(server: LwM2MServer) -
 
 
 async def test_many_concurrent_sessions(server: LwM2MServer, front: DtlsFront) -> None:
-    count = 200
+    count = 250
     devices = [DtlsDevice(front.uri, IDENTITY, KEYS[IDENTITY]) for _ in range(count)]
     try:
         await asyncio.gather(*(d.start() for d in devices))
@@ -264,3 +265,88 @@ def test_record_headers_ignore_a_truncated_tail(parts: list[tuple[int, int, int,
 def test_alert_record_parses_as_an_alert(sequence: int, level: int, code: int) -> None:
     assert record_headers(alert_record(sequence, level, code)) == [
         RecordHeader(21, 0, sequence, bytes([level, code]))]
+
+
+class FixedPortPeer:
+    """A DTLS client on a socket of its own that it keeps across handshakes, as a device with a fixed
+    port does (aiocoap opens a new socket per connection, so it cannot show this)."""
+
+    def __init__(self, sock: socket.socket, server: tuple[str, int], identity: str, key: bytes) -> None:
+        from DTLSSocket import dtls
+
+        self.sock, self.server = sock, server
+        self.connected = asyncio.Event()
+        self.plaintext: asyncio.Queue[bytes] = asyncio.Queue()
+        # DTLSSocket keeps only a char* to pskId: the bytes must outlive the context.
+        self.identity = identity.encode()
+        self.dtls = dtls.DTLS(read=self._read, write=self._write, event=self._event,
+                              pskId=self.identity, pskStore={self.identity: key})
+        self.connection = self.dtls.connect("::1", 1)
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
+
+    def _read(self, _addr: object, data: bytes) -> int:
+        self.plaintext.put_nowait(data)
+        return len(data)
+
+    def _write(self, _addr: object, data: bytes) -> int:
+        self.sock.sendto(data, self.server)
+        return len(data)
+
+    def _event(self, level: int, code: int) -> None:
+        if (level, code) == (0, 0x01DE):
+            self.connected.set()
+
+    def _readable(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self.dtls.handleMessage(self.connection, self.sock.recv(4096))
+
+    async def register(self, endpoint: str) -> Message:
+        await asyncio.wait_for(self.connected.wait(), 5)
+        # A raw confirmable request: this peer has no aiocoap context to number it.
+        request = Message(code=Code.POST, uri_path=("rd",), uri_query=(f"ep={endpoint}",))
+        request.mtype, request.mid, request.token = CON, 1, b"t"
+        self.dtls.write(self.connection, request.encode())
+        return Message.decode(await asyncio.wait_for(self.plaintext.get(), 5))
+
+    def forget(self) -> None:
+        """Drop the session on this side without a word, as a device that restarts."""
+        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        self.dtls.pycb = {"read": self._read, "write": lambda _a, d: len(d), "event": lambda _l, _c: None}
+        self.connection = None
+
+
+async def test_a_new_handshake_from_the_same_address_replaces_the_session(server: LwM2MServer,
+                                                                          front: DtlsFront) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    try:
+        before = FixedPortPeer(sock, ("127.0.0.1", front.port), IDENTITY, KEYS[IDENTITY])
+        assert (await before.register("fixed-port")).code == Code.CREATED
+        [old] = front.sessions
+        before.forget()
+        after = FixedPortPeer(sock, ("127.0.0.1", front.port), IDENTITY, KEYS[IDENTITY])
+        assert (await after.register("fixed-port")).code == Code.CREATED
+        [new] = front.sessions
+        assert new is not old and new.peer == old.peer == sock.getsockname()
+        assert front.identity_of(server.registration("fixed-port").remote) == IDENTITY
+        after.forget()
+    finally:
+        sock.close()
+
+
+async def test_a_handshake_left_unfinished_expires(server: LwM2MServer, caplog: pytest.LogCaptureFixture) -> None:
+    front = await start_front(server, handshake_timeout=0.3, sweep_interval=0.05)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="agent.simulator.dtls_front"):
+            peer = FixedPortPeer(sock, ("127.0.0.1", front.port), IDENTITY, KEYS[IDENTITY])
+            peer.forget()  # sent its ClientHello, then went away
+            await eventually(lambda: len(front.sessions) == 1)
+            await eventually(lambda: not front.sessions)
+        assert f"127.0.0.1:{sock.getsockname()[1]} refused: not finished within 0.3 s" in caplog.text
+    finally:
+        sock.close()
+        await front.close()

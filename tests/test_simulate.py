@@ -30,7 +30,7 @@ class Printed:
         return {"X-Soracom-API-Key": self.api_key, "X-Soracom-Token": self.token}
 
 
-async def start(*extra: str) -> tuple[asyncio.subprocess.Process, Printed]:
+async def start(*extra: str, more_lines: int = 0) -> tuple[asyncio.subprocess.Process, Printed]:
     proc = await asyncio.create_subprocess_exec(*CLI, *extra, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
@@ -43,7 +43,7 @@ async def start(*extra: str) -> tuple[asyncio.subprocess.Process, Printed]:
         lines.append(line)
         if line.startswith("Try"):
             break
-    for _ in range(6):
+    for _ in range(6 + more_lines):
         lines.append((await asyncio.wait_for(proc.stdout.readline(), 10)).decode())
     text = "".join(lines)
 
@@ -167,5 +167,57 @@ async def test_state_file_keeps_devices_and_data_across_restarts(tmp_path) -> No
                 sigfox = await answer.json()
             async with http.get(f"{second.api_url}/data/SigfoxDevice/{sigfox[0]['device_id']}") as answer:
                 assert len(await answer.json()) >= 1, "uplinks stored before the restart are still there"
+    finally:
+        await stop(proc)
+
+
+async def test_psk_agents_and_an_own_agent_connect_over_dtls_as_printed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    proc, p = await start("--security", "psk", more_lines=5)
+    agent: asyncio.subprocess.Process | None = None
+    try:
+        server = re.search(r"LwM2M server:\s+(coaps://\S+) \(DTLS PSK", p.text)
+        assert server, p.text
+        # The simulated agent bootstrapped to the DTLS server: its device is online.
+        async with aiohttp.ClientSession(headers=p.headers) as http:
+            async with http.get(f"{p.api_url}/devices/{p.device_id}") as answer:
+                assert (await answer.json())["online"] is True
+            # Follow the printed instructions for an agent of one's own.
+            [create] = [c for c in p.curls if "-d '{\"endpoint\":\"my-agent\"}'" in c]
+            shell = await asyncio.create_subprocess_exec("bash", "-c", create, stdout=asyncio.subprocess.PIPE)
+            out, _ = await asyncio.wait_for(shell.communicate(), 30)
+            created = json.loads(out)
+            key_file = tmp_path / "my-agent.key"
+            key_file.write_text(created["secretKey"] + "\n")
+            key_file.chmod(0o600)
+            [run] = [ln.strip() for ln in p.text.splitlines() if ln.strip().startswith("lwm2m-agent run")]
+            args = run.replace("DEVICE_ID", created["device_id"]).replace("my-agent.key", str(key_file)).split()
+            assert args[:4] == ["lwm2m-agent", "run", "--server", server.group(1)]
+            agent = await asyncio.create_subprocess_exec(*AGENT_CLI, *args[1:], "--bind", "127.0.0.1",
+                                                         stdout=asyncio.subprocess.DEVNULL,
+                                                         stderr=asyncio.subprocess.DEVNULL)
+            device_url = f"{p.api_url}/devices/{created['device_id']}"
+            for _ in range(200):
+                async with http.get(device_url) as answer:
+                    if (await answer.json())["online"]:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the own agent never came online")
+            async with http.get(device_url + "/3/0/0") as answer:
+                assert answer.status == 200 and "value" in await answer.json()
+    finally:
+        if agent is not None and agent.returncode is None:
+            agent.send_signal(signal.SIGINT)
+            await asyncio.wait_for(agent.wait(), 30)
+        await stop(proc)
+
+
+async def test_a_psk_fleet_without_bootstrap() -> None:
+    proc, p = await start("--devices", "3", "--no-bootstrap", "--security", "psk", more_lines=5)
+    try:
+        assert "3 agents registered" in p.text and "coaps://" in p.text
+        async with aiohttp.ClientSession(headers=p.headers) as http, http.get(p.api_url + "/devices") as answer:
+            devices = await answer.json()
+        assert len(devices) == 3 and all(d["online"] for d in devices)
     finally:
         await stop(proc)

@@ -118,6 +118,8 @@ def alert_record(sequence: int, level: int, code: int) -> bytes:
 
 @dataclass
 class FrontSettings:
+    """The front's bounds (see the module docstring); times in seconds."""
+
     max_sessions: int = 20_000
     idle_timeout: float = 3600.0
     handshake_timeout: float = 20.0
@@ -129,9 +131,8 @@ class _KeyStore:
     identity up through the front's callback and remembers what was asked, which is how the session
     learns its peer's identity. It never raises: tinydtls calls it from C."""
 
-    def __init__(self, lookup: PskLookup, peer: PeerAddress) -> None:
+    def __init__(self, lookup: PskLookup) -> None:
         self._lookup = lookup
-        self._peer = peer
         self.identity: str | None = None
         self.key: bytes | None = None
         self.refused = ""  # why the identity was refused
@@ -179,7 +180,7 @@ class DtlsSession:
         self.alert = ""
         self._cipher_changed = False
         self._clear_sequence = 0
-        self.keys = _KeyStore(front.lookup, peer)
+        self.keys = _KeyStore(front.lookup)
         self._dtls: Any = dtls.DTLS(read=self._decrypted, write=self._encrypted, event=self._event,
                                     pskId=b"", pskStore=self.keys)
         self._session: Any = dtls.Session(_SENTINEL_HOST, _SENTINEL_PORT)
@@ -251,9 +252,9 @@ class DtlsSession:
             self.connected = True
             try:
                 self.loopback = self.front.open_loopback(self)
-            except OSError as exc:
-                log.warning("DTLS session from %s: no loopback socket (%s); dropped", _host_port(self.peer), exc)
-                self.front.discard(self)
+            except OSError as exc:  # out of file descriptors, most likely
+                self.alert = f"no loopback socket ({exc})"
+                self._end()
                 return 0
             log.info("DTLS session from %s as %s", _host_port(self.peer), self.keys.identity)
         elif level == _LEVEL_FATAL:
@@ -392,6 +393,11 @@ class DtlsFront:
         session = self.session_for(remote)
         return session.identity if session is not None else None
 
+    def peer_of(self, remote: object) -> PeerAddress | None:
+        """The peer's own address (host, port) behind a loopback address (see ``session_for``)."""
+        session = self.session_for(remote)
+        return session.peer if session is not None and session.connected else None
+
     def drop_sessions(self) -> int:
         """Forget every session abruptly, without close_notify, as a server restart or a NAT timeout
         would; returns how many there were."""
@@ -446,13 +452,16 @@ class DtlsFront:
             log.warning("DTLS handshake from %s refused: %s", _host_port(session.peer), self._cause(session))
         self._loop_required.call_soon(self.discard, session)  # not from inside tinydtls' own call
 
-    def _cause(self, session: DtlsSession) -> str:
-        keys = session.keys
-        if keys.refused:
-            return keys.refused
-        if keys.identity is not None:
-            return f"wrong key for PSK identity {keys.identity!r} ({session.alert or 'no Finished'})"
-        return session.alert or "no handshake"
+    def _cause(self, session: DtlsSession, timed_out: bool = False) -> str:
+        """Why a handshake failed, in one line that names the identity but never the key."""
+        identity = session.keys.identity
+        if session.keys.refused:
+            return session.keys.refused
+        if identity is not None and session.alert == _ALERT_NAMES[_ALERT_DECRYPT_ERROR]:
+            return f"wrong key for PSK identity {identity!r} (decrypt_error)"
+        cause = f"not finished within {self.settings.handshake_timeout:g} s" if timed_out \
+            else session.alert or "no handshake"
+        return f"{cause} (PSK identity {identity!r})" if identity is not None else cause
 
     def discard(self, session: DtlsSession) -> None:
         if self._sessions.get(session.peer) is session:
@@ -515,7 +524,7 @@ class DtlsFront:
         for session in list(self._handshaking.values()):
             if now - session.started > s.handshake_timeout:
                 log.warning("DTLS handshake from %s refused: %s", _host_port(session.peer),
-                            self._timeout_cause(session))
+                            self._cause(session, timed_out=True))
                 self.discard(session)
             else:
                 session.retransmit()
@@ -526,11 +535,3 @@ class DtlsFront:
             log.info("DTLS session from %s idle for %.0f s: forgotten", _host_port(oldest.peer),
                      now - oldest.last_heard)
             self.discard(oldest)
-
-    def _timeout_cause(self, session: DtlsSession) -> str:
-        keys = session.keys
-        if keys.refused:
-            return keys.refused
-        if keys.identity is not None:
-            return f"not finished within {self.settings.handshake_timeout:.0f} s (wrong key for {keys.identity!r}?)"
-        return f"not finished within {self.settings.handshake_timeout:.0f} s"

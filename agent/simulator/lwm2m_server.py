@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 SUPPORTED_VERSIONS = ("1.0", "1.1")
 MAX_REGISTER_PAYLOAD = 1 << 20
 
+Admission = Callable[[str, object], str | None]
+"""Whether the client at a remote may register (or update, or de-register) an endpoint name: None if
+it may, else why not (answered 4.03). The emulator's Inventory checks a DTLS client's PSK identity."""
+
 
 @dataclass
 class ClientRegistration:
@@ -179,6 +183,7 @@ class LwM2MServer:
         self.on_deregister: list[Callable[[ClientRegistration], None]] = []
         self.on_send: list[Callable[[ClientRegistration, list[ResourceValue]], None]] = []
         self.sent: list[tuple[str, list[ResourceValue]]] = []
+        self.admission: Admission | None = None
         self._expiry_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -265,11 +270,21 @@ class LwM2MServer:
                 self._changed.notify_all()
         asyncio.get_running_loop().create_task(notify())
 
+    def _refusal(self, endpoint: str, request: Message) -> Message | None:
+        refused = self.admission(endpoint, request.remote) if self.admission is not None else None
+        if refused is None:
+            return None
+        log.info("%s refused for %s: %s", request.code, endpoint, refused)
+        return Message(code=Code.FORBIDDEN, payload=refused.encode()[:200])
+
     def handle_register(self, request: Message) -> Message:
         query = query_options(request.opt.uri_query)
         endpoint = query.get("ep")
         if not endpoint:
             return Message(code=Code.BAD_REQUEST, payload=b"missing ep")
+        refusal = self._refusal(endpoint, request)
+        if refusal is not None:
+            return refusal
         version = query.get("lwm2m", "1.0")
         if version not in self.versions:
             return Message(code=Code.PRECONDITION_FAILED, payload=f"unsupported LwM2M version {version}".encode())
@@ -299,6 +314,9 @@ class LwM2MServer:
         reg = self._by_location.get(location)
         if reg is None:
             return Message(code=Code.NOT_FOUND, payload=b"unknown registration")
+        refusal = self._refusal(reg.endpoint, request)
+        if refusal is not None:
+            return refusal
         query = query_options(request.opt.uri_query)
         try:
             if "lt" in query:
@@ -317,10 +335,13 @@ class LwM2MServer:
         self._poke()
         return Message(code=Code.CHANGED)
 
-    def handle_deregister(self, location: str) -> Message:
+    def handle_deregister(self, location: str, request: Message) -> Message:
         reg = self._by_location.get(location)
         if reg is None:
             return Message(code=Code.NOT_FOUND)
+        refusal = self._refusal(reg.endpoint, request)
+        if refusal is not None:
+            return refusal
         self._remove(reg)
         return Message(code=Code.DELETED)
 
@@ -496,7 +517,7 @@ class _ServerSite:
             elif len(path) == 2 and path[0] == "rd" and request.code == Code.POST:
                 response = self.server.handle_update("/".join(path), request)
             elif len(path) == 2 and path[0] == "rd" and request.code == Code.DELETE:
-                response = self.server.handle_deregister("/".join(path))
+                response = self.server.handle_deregister("/".join(path), request)
             elif path == ("dp",) and request.code == Code.POST:
                 response = self.server.handle_send(request)
             else:

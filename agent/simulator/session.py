@@ -2,11 +2,17 @@
 
 Everything printed is meant to be copied: the API base URL and credentials, the device id, and
 three curl commands (read, write, observe) that work as printed against the running emulator.
+
+``--security psk`` puts the emulator's DM server behind DTLS PSK, as Soracom Inventory's is: agents that
+bootstrap get a ``coaps://`` account with their device id and secret key; without bootstrap each agent's
+device is created first and its tree holds that PSK. The output then also says how to connect an
+agent of one's own: a curl that creates its device, and the ``lwm2m-agent run`` line that uses it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import shlex
 import socket
@@ -22,8 +28,9 @@ from ..telemetry.sigfox import SigfoxField, SigfoxUplinks
 from ..tree import ObjectTree
 from .cloud.records import UnknownItem
 from .devices import SimulatedHardware
+from .dtls_front import FrontSettings
 from .emulator import Emulator, EmulatorSettings
-from .fleet import FleetSettings, SimulatedFleet
+from .fleet import FleetSettings, SimulatedFleet, raise_open_file_limit
 from .sigfox_modem import SimulatedSigfoxModem
 
 
@@ -41,14 +48,19 @@ class SimulateOptions:
     bootstrap: bool = True
     profile: FsPath | None = None  # None: device_profiles/simulator.toml
     host: str = "127.0.0.1"
+    security: str = "nosec"  # or "psk": the DM server speaks DTLS PSK only
 
 
 def endpoint_prefix() -> str:
     return f"sim-{socket.gethostname()}"
 
 
+def curl_auth(api_key: str, token: str) -> str:
+    return f"-H {shlex.quote('X-Soracom-API-Key: ' + api_key)} -H {shlex.quote('X-Soracom-Token: ' + token)}"
+
+
 def curl_examples(api_url: str, api_key: str, token: str, device_id: str) -> list[tuple[str, str]]:
-    auth = f"-H {shlex.quote('X-Soracom-API-Key: ' + api_key)} -H {shlex.quote('X-Soracom-Token: ' + token)}"
+    auth = curl_auth(api_key, token)
     base = f"{api_url}/devices/{device_id}"
     return [
         ("read the temperature (3303/0/5700)", f"curl -s {auth} {base}/3303/0/5700"),
@@ -56,6 +68,22 @@ def curl_examples(api_url: str, api_key: str, token: str, device_id: str) -> lis
          f"curl -s -X PUT {auth} -H 'Content-Type: application/json' -d '{{\"value\":\"+09:00\"}}' {base}/3/0/14"),
         ("observe the temperature, then read what it sent to Harvest Data",
          f"curl -s -X POST {auth} {base}/3303/0/5700/observe && sleep 3 && curl -s {auth} {base}/data"),
+    ]
+
+
+OWN_ENDPOINT = "my-agent"
+
+
+def own_agent_lines(api_url: str, api_key: str, token: str, dm_server_uri: str) -> list[str]:
+    """How to connect an agent of one's own to the emulator's DTLS server: create its device (the answer
+    holds ``device_id`` and ``secretKey``), keep the key in a file, run the agent with both."""
+    body = shlex.quote(f'{{"endpoint":"{OWN_ENDPOINT}"}}')
+    return [
+        f"curl -s -X POST {curl_auth(api_key, token)} -H 'Content-Type: application/json' -d {body} "
+        f"{api_url}/devices",
+        f"# put its secretKey, alone, in {OWN_ENDPOINT}.key (chmod 600), and its device_id for DEVICE_ID:",
+        f"lwm2m-agent run --server {dm_server_uri} --endpoint {OWN_ENDPOINT} --psk-identity DEVICE_ID "
+        f"--psk-key-file {OWN_ENDPOINT}.key",
     ]
 
 
@@ -81,13 +109,21 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
     for warning in profile.warnings:
         echo(f"warning: {warning}")
     models = profile.models
+    psk = options.security == "psk"
+    if psk:
+        # Each agent holds its UDP socket and its DTLS socket, and the front a loopback socket per session.
+        raise_open_file_limit(3 * options.count + 256)
     emulator = Emulator(models, EmulatorSettings(
         host=options.host, api_port=options.api_port, lwm2m_port=options.lwm2m_port,
         bootstrap_port=options.bootstrap_port, state_file=options.state_file, auth_key_id=options.auth_key_id,
         auth_key=options.auth_key, lifetime=options.lifetime, read_device_info=options.count <= 100,
+        security=options.security,
+        dtls=FrontSettings(max_sessions=max(FrontSettings.max_sessions, options.count + 100)),
     ))
     await emulator.start()
     assert emulator.server is not None and emulator.bootstrap is not None and emulator.store is not None
+    assert emulator.inventory is not None
+    inventory = emulator.inventory
     store = emulator.store
     prefix = endpoint_prefix()
     # One set of simulated hardware for the whole fleet: every agent reads the same GPS and sensor
@@ -112,14 +148,20 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
 
     async def tree_for(index: int, endpoint: str) -> ObjectTree:
         nonlocal uplinks
-        tree = await build_agent_tree(profile, simulate=True, sim=sim)
+        agent_profile = profile
+        if psk and not options.bootstrap:
+            # No bootstrap to hand out the PSK: the agent's device is made now, and its tree holds the key.
+            device_id, key = await inventory.provision_device(endpoint)
+            agent_profile = dataclasses.replace(profile, server=dataclasses.replace(
+                profile.server, uri=emulator.dm_server_uri, psk_identity=device_id.encode(), psk_key=key))
+        tree = await build_agent_tree(agent_profile, simulate=True, sim=sim)
         if index == 0 and profile.sigfox is not None and modem is not None:
             uplinks = sigfox_uplinks(profile.sigfox, tree, modem.port, simulate=True)
         return tree
 
     version = options.lwm2m_version or profile.server.lwm2m_version
     fleet = SimulatedFleet(FleetSettings(
-        count=options.count, endpoint_prefix=prefix, server_uri=emulator.server.uri,
+        count=options.count, endpoint_prefix=prefix, server_uri=emulator.dm_server_uri,
         bootstrap_uri=emulator.bootstrap.uri if options.bootstrap else None, lifetime=options.lifetime,
         lwm2m_version=version, host=options.host,
     ), tree_for)
@@ -144,7 +186,8 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         echo(f"  API token:        {credentials.token}")
         echo(f"  (POST {emulator.api_url}/auth with authKeyId={options.auth_key_id} authKey={options.auth_key} "
              "gives new ones)")
-        echo(f"  LwM2M server:     {emulator.server.uri}    bootstrap server: {emulator.bootstrap.uri}")
+        security = "DTLS PSK: identity = device id, key = its secret" if psk else "no security"
+        echo(f"  LwM2M server:     {emulator.dm_server_uri} ({security})    bootstrap server: {emulator.bootstrap.uri}")
         if options.count == 1:
             echo(f"Agent {endpoint} registered as device {device_id} (LwM2M {reg.lwm2m_version}; "
                  f"objects {' '.join(reg.object_links)})")
@@ -159,6 +202,13 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
             echo(f"  # {what}")
             echo(f"  {command}")
         echo("")
+        if psk:
+            echo("Connect an agent of your own over DTLS (PSK): create its device, then run the agent with its "
+                 "id and secret key:")
+            for line in own_agent_lines(emulator.api_url, credentials.api_key, credentials.token,
+                                        emulator.dm_server_uri):
+                echo(f"  {line}")
+            echo("")
         await stop.wait()
         echo("stopping: agents de-register")
     finally:

@@ -5,8 +5,14 @@ Inventory API (devices, LwM2M operations on them, device object models) and the 
 to the LwM2M server's registration events, so a device registering appears as (or attaches to) an
 Inventory device, online, with its address, lifetime and objects, and a background read of /3/0 fills
 in manufacturer, model number, serial number and firmware version. The bootstrap server asks it for the
-credentials of an endpoint with ``provision_device``. Notifications of observations started through
-the API become Harvest Data entries of the device (format in ``inventory_observations``).
+credentials of an endpoint with ``provision_device``; a DTLS front asks it for the key of a PSK identity
+(a device id) with ``psk_key``. Notifications of observations started through the API become Harvest
+Data entries of the device (format in ``inventory_observations``).
+
+Behind a DTLS front (``peers``), a registration belongs to the device whose id authenticated the
+session, not to whatever its endpoint name says: a client may register only the endpoint of its own
+device (binding it, the first time, if the device has none), and may update or de-register only such
+a registration; anything else is answered 4.03, and a client that did not come through DTLS is refused.
 
 Lifecycle: ``await start()`` once the LwM2M server runs (loads uploaded models, hooks the events, picks
 up devices already registered); ``await close()`` before stopping the server.
@@ -19,7 +25,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -48,11 +54,23 @@ DEVICE_INFO_PATH = Path(3, 0)
 
 def ip_address(remote: object) -> str | None:
     """The IP address of an aiocoap remote, IPv4 without its IPv6-mapped prefix."""
-    sockaddr = getattr(remote, "sockaddr", None)
+    return sockaddr_ip(getattr(remote, "sockaddr", None))
+
+
+def sockaddr_ip(sockaddr: object) -> str | None:
+    """The IP address of a socket address tuple, IPv4 without its IPv6-mapped prefix."""
     if not isinstance(sockaddr, tuple) or not sockaddr:
         return None
     host = str(sockaddr[0])
     return host.removeprefix("::ffff:") if "." in host else host
+
+
+class AuthenticatedPeers(Protocol):
+    """What a DTLS front tells of the client behind a remote the LwM2M server saw."""
+
+    def identity_of(self, remote: object) -> str | None: ...
+
+    def peer_of(self, remote: object) -> tuple[str, int] | None: ...
 
 
 def registered_instances(registration: ClientRegistration) -> list[tuple[int, int]]:
@@ -74,8 +92,10 @@ class Inventory:
         store: CloudStore,
         config: CloudConfig,
         settings: InventorySettings | None = None,
+        peers: AuthenticatedPeers | None = None,
     ) -> None:
         self.server = server
+        self.peers = peers
         self.store = store
         self.config = config
         self.settings = settings or InventorySettings()
@@ -107,6 +127,8 @@ class Inventory:
         self.server.on_register.append(self._registered)
         self.server.on_update.append(self._updated)
         self.server.on_deregister.append(self._deregistered)
+        if self.peers is not None:
+            self.server.admission = self.admit
         for registration in self.server.registrations.values():
             self._registered(registration)
 
@@ -121,6 +143,8 @@ class Inventory:
         ):
             with contextlib.suppress(ValueError):
                 callbacks.remove(callback)
+        if self.server.admission == self.admit:
+            self.server.admission = None
         await self.batch.close()
         await self.observations.close()
         for task in list(self._background):
@@ -147,6 +171,31 @@ class Inventory:
         device, secret = self.devices.provision(endpoint)
         return device.device_id, secret
 
+    def psk_key(self, identity: str) -> bytes | None:
+        """The PSK of a device id (its secret key, decoded), None for no such device: a DTLS front's
+        ``PskLookup``."""
+        return self.devices.secret_key(identity)
+
+    def admit(self, endpoint: str, remote: object) -> str | None:
+        """The LwM2M server's ``Admission`` behind a DTLS front (see the module docstring)."""
+        if self.peers is None:
+            return None
+        identity = self.peers.identity_of(remote)
+        if identity is None:
+            return "this server takes registrations over DTLS (PSK) only"
+        device = self.devices.find(identity)
+        if device is None:
+            return f"no device {identity}"
+        if device.endpoint is not None:
+            if device.endpoint != endpoint:
+                return f"device {identity} registers as {device.endpoint!r}, not {endpoint!r}"
+            return None
+        owner = self.devices.for_endpoint(endpoint)
+        if (owner is not None and owner.device_id != identity) or (
+                endpoint != identity and self.devices.find(endpoint) is not None):
+            return f"endpoint {endpoint!r} belongs to another device, not to {identity}"
+        return None
+
     # ---- registration events -------------------------------------------------------------------------
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -155,6 +204,11 @@ class Inventory:
         task.add_done_callback(self._background.discard)
 
     def _device_of(self, registration: ClientRegistration) -> InventoryDevice:
+        identity = self.peers.identity_of(registration.remote) if self.peers is not None else None
+        device = self.devices.find(identity) if identity is not None else None
+        if device is not None:
+            # admitted: the device has this endpoint, or none yet
+            return device if device.endpoint is not None else self.devices.set_endpoint(device, registration.endpoint)
         device = self.devices.for_endpoint(registration.endpoint)
         if device is None:
             device, _ = self.devices.create(endpoint=registration.endpoint)
@@ -174,9 +228,13 @@ class Inventory:
             "registration_id": registration.location,
             "registration_lifetime": registration.lifetime,
             "last_registration_update": now_ms(),
-            "ip_address": ip_address(registration.remote),
+            "ip_address": self._ip_address(registration.remote),
             "objects": objects,
         }
+
+    def _ip_address(self, remote: object) -> str | None:
+        peer = self.peers.peer_of(remote) if self.peers is not None else None
+        return ip_address(remote) if peer is None else sockaddr_ip(peer)
 
     def _registered(self, registration: ClientRegistration) -> None:
         device = self._device_of(registration)

@@ -179,6 +179,18 @@ class DeviceRegistry:
                 self.store.set_device_secret(device.device_id, secret)
         return device, base64.b64decode(secret)
 
+    def secret_key(self, device_id: str) -> bytes | None:
+        """The secret key of a device, decoded (its PSK); None for no such device or no valid key."""
+        if self.store.get_device(device_id) is None:
+            return None
+        secret = self.store.device_secret(device_id)
+        if not secret:
+            return None
+        try:
+            return base64.b64decode(secret, validate=True)
+        except ValueError:
+            return None
+
     def set_endpoint(self, device: InventoryDevice, endpoint: str) -> InventoryDevice:
         self._by_endpoint[endpoint] = device.device_id
         return self.save(device.changed(endpoint=endpoint))
