@@ -96,7 +96,7 @@ async function render() {
     }
   } catch (error) {
     if (ticket === rendering && !(error.status === 401)) {
-      replace(main, Object.assign(document.createElement("p"), { className: "error", role: "alert", textContent: errorText(error) }));
+      replace(main, Object.assign(document.createElement("p"), { className: "error", role: "alert", textContent: `Could not show this page: ${errorText(error)}` }));
     }
   }
 }

@@ -182,8 +182,13 @@ export async function render(root, [deviceId]) {
     });
   }
 
-  const info = ["manufacturer", "modelNumber", "serialNumber", "firmwareVersion", "ipAddress"]
-    .filter((k) => device[k]).map((k) => [k, device[k]]);
+  const info = [["manufacturer", "Manufacturer"], ["modelNumber", "Model"], ["serialNumber", "Serial number"],
+    ["firmwareVersion", "Firmware"], ["ipAddress", "IP address"]]
+    .filter(([k]) => device[k]).map(([k, label]) => [label, device[k]]);
+  const sections = objectSections();
+  const index = h("nav", { class: "object-index", "aria-label": "Objects on this device" },
+    sections.map((section) => h("button", { type: "button", class: "chip-button",
+      onclick: () => section.scrollIntoView({ behavior: "smooth", block: "start" }) }, section.getAttribute("aria-label"))));
   replace(root,
     h("div", { class: "page-head" },
       h("p", {}, h("a", { href: "#/devices" }, "← Devices")),
@@ -198,8 +203,9 @@ export async function render(root, [deviceId]) {
         h("a", { href: `#/devices/${encodeURIComponent(deviceId)}`, "aria-current": "page" }, "Objects"),
         h("a", { href: `#/data/Device/${encodeURIComponent(deviceId)}` }, "Data (chart and table)")),
       live),
+    index,
     status,
-    objectSections());
+    sections);
 
   if (!device.online) {
     notice(status, "The device is offline: the values shown are the last ones the Inventory saw.", "error");
@@ -210,7 +216,8 @@ export async function render(root, [deviceId]) {
         readInstance(Number(objectId), instance.id).catch(() => {}))));
   }
 
-  let since = await latestEntryTime("Device", deviceId);
+  // Notifications from now on; if the emulator is gone, from the browser's now (same clock here).
+  let since = await latestEntryTime("Device", deviceId).catch(() => Date.now());
   let stopped = false;
   let timer = null;
   async function poll() {
