@@ -14,7 +14,8 @@ export async function render(root, [deviceId]) {
   await loadCatalogue();
   const base = `/devices/${encodeURIComponent(deviceId)}`;
   const { data: device } = await api.get(base, { model: true });
-  const rows = new Map(); // "/o/i/r" -> {value, time, observe button}
+  const rows = new Map(); // "/o/i/r" -> {element, value, time, observe button, name}
+  const absentNotes = new Map(); // "/o/i" -> the note naming model resources the device lacks
   const status = h("p", { id: "device-notice", hidden: true });
   const live = h("span", { class: "muted", id: "live-status" }, "");
 
@@ -25,7 +26,7 @@ export async function render(root, [deviceId]) {
   function setValue(path, value, time, how) {
     const row = rows.get(path);
     if (!row) return;
-    replace(row.value, h("span", { class: "value-text" }, pretty(value)));
+    replace(row.value, shownValue(value));
     replace(row.time, clock(time), how ? h("small", { class: "muted" }, ` ${how}`) : null);
     row.element.classList.remove("fresh");
     void row.element.offsetWidth; // restart the highlight animation
@@ -66,6 +67,20 @@ export async function render(root, [deviceId]) {
       setValue(path, "values" in resource ? resource.values : resource.value, Date.now(), "read");
       setObserved(path, resource.observed);
     }
+    // Readable resources of the model that the device did not answer with are not on the device:
+    // they leave the table and are named once below it.
+    const absent = [];
+    for (const [path, row] of rows) {
+      const [o, i, r] = path.split("/").slice(1).map(Number);
+      if (o !== objectId || i !== instanceId || !row.observe || r in data.resources) continue;
+      row.element.hidden = true;
+      absent.push(`${row.name} (${r})`);
+    }
+    const note = absentNotes.get(`/${objectId}/${instanceId}`);
+    if (note) {
+      note.hidden = !absent.length;
+      note.textContent = `In the model, not on this device: ${absent.join(", ")}.`;
+    }
   }
 
   function resourceRow(objectId, instanceId, model, cached) {
@@ -89,11 +104,11 @@ export async function render(root, [deviceId]) {
         }
       });
       actions.append(observe);
-      rows.set(path, { element, value, time, observe });
+      rows.set(path, { element, value, time, observe, name: model.name });
     }
     if (ops.includes("W")) actions.append(writeForm(path, label, model));
     if (ops.includes("E")) actions.append(executeForm(path, label));
-    if (!rows.has(path)) rows.set(path, { element, value, time, observe: null });
+    if (!rows.has(path)) rows.set(path, { element, value, time, observe: null, name: model.name });
     element.append(
       h("td", {}, h("code", {}, model.id)),
       h("th", { scope: "row", title: model.description || "" }, model.name || `Resource ${model.id}`,
@@ -103,7 +118,7 @@ export async function render(root, [deviceId]) {
       h("td", {}, h("code", {}, ops || "—")),
       actions);
     if (cached) {
-      replace(value, h("span", { class: "value-text" }, pretty("values" in cached ? cached.values : cached.value)));
+      replace(value, shownValue("values" in cached ? cached.values : cached.value));
       replace(time, h("small", { class: "muted", title: "last value the Inventory saw; press Read for a fresh one" }, "last known"));
       if (cached.observed) setObserved(path, true);
     } else if (!ops.includes("R")) {
@@ -172,12 +187,15 @@ export async function render(root, [deviceId]) {
           }
           const readAll = h("button", { type: "button", "aria-label": `Read all of /${objectId}/${instance.id}`,
             onclick: () => act("Read", `/${objectId}/${instance.id}`, () => readInstance(objectId, instance.id)) }, "Read all");
+          const note = h("p", { class: "muted absent", hidden: true });
+          absentNotes.set(`/${objectId}/${instance.id}`, note);
           return h("div", { class: "instance" },
             h("h3", {}, `Instance /${objectId}/${instance.id} `, readAll),
             h("div", { class: "table-wrap" }, h("table", { class: "resources" },
               h("thead", {}, h("tr", {}, ["ID", "Name", "Value", "Time", "Type", "Ops", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
               h("tbody", {}, [...models.values()].map((model) =>
-                resourceRow(objectId, instance.id, model, (instance.resources || {})[model.id]))))));
+                resourceRow(objectId, instance.id, model, (instance.resources || {})[model.id]))))),
+            note);
         }));
     });
   }
@@ -242,6 +260,12 @@ export async function render(root, [deviceId]) {
     stopped = true;
     clearTimeout(timer);
   };
+}
+
+/** A value as read: long floats shortened to 10 significant digits (the exact one in the tooltip). */
+function shownValue(value) {
+  const text = typeof value === "number" && !Number.isInteger(value) ? String(Number(value.toPrecision(10))) : pretty(value);
+  return h("span", { class: "value-text", title: pretty(value) }, text);
 }
 
 function typed(type, text) {
