@@ -312,7 +312,10 @@ def test_files_batch_and_models_pages(browser: WebDriver, sim: Simulator) -> Non
         "jobName": "read manufacturer", "tasks": [{"request": {"method": "GET",
                                                                "path": f"/v1/devices/{sim.device_id}/3/0/0"}}]})
     go(browser, sim, "/batch")
-    wait_for(browser, lambda d: shown(d, 'button[aria-label="Tasks of read manufacturer"]'), "the job").click()
+    job = wait_for(browser, lambda d: shown(d, 'button[aria-label="Tasks of read manufacturer"]'), "the job")
+    created = job.find_element(By.XPATH, "../..").find_element(By.CSS_SELECTOR, "td.created").text
+    assert re.fullmatch(r"(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d", created) and not created.startswith("19"), created
+    job.click()
     task = wait_for(browser, lambda d: shown(d, "#batch-tasks tbody tr"), "the job's task")
     assert f"/v1/devices/{sim.device_id}/3/0/0" in task.text
     screenshot(browser, "batch")

@@ -64,7 +64,8 @@ export function numericFields(entry) {
     }
     return fields;
   }
-  const skip = new Set(["time", "seqNumber", "lastModifiedTime"]);
+  // Counters and flags of the message around the data (a Sigfox uplink's seqNumber and ack) are no series.
+  const skip = new Set(["time", "seqNumber", "lastModifiedTime", "ack"]);
   (function walk(value, prefix) {
     for (const [key, item] of Object.entries(value)) {
       const name = prefix ? `${prefix}.${key}` : key;

@@ -14,6 +14,11 @@ async function allPages(path, query = {}) {
   return items;
 }
 
+/** Batch times are UNIX seconds (the rest of the API counts milliseconds). */
+function seconds(time) {
+  return typeof time === "number" ? time * 1000 : time;
+}
+
 function summaryText(summary) {
   return summary ? Object.entries(summary).map(([k, v]) => `${v} ${k}`).join(", ") : "";
 }
@@ -33,8 +38,8 @@ export async function render(root) {
         h("td", {}, job.jobName || job.jobId),
         h("td", {}, h("span", { class: `badge job-${job.status}` }, job.status)),
         h("td", {}, summaryText(job.summary)),
-        h("td", {}, clock(job.createdTime)),
-        h("td", {}, clock(job.finishedTime)),
+        h("td", { class: "created" }, clock(seconds(job.createdTime))),
+        h("td", {}, clock(seconds(job.finishedTime))),
         h("td", {}, h("button", { type: "button", "aria-label": `Tasks of ${job.jobName || job.jobId}`,
           onclick: () => showTasks(groupId, job) }, "Tasks")))),
       jobs.length ? `${jobs.length} jobs` : "No jobs")));
