@@ -77,3 +77,33 @@ export function numericFields(entry) {
   })(content, "");
   return fields;
 }
+
+/** Follow a source's new entries: every ``intervalMs``, those newer than the last one seen go to
+ * ``onEntries`` (oldest first); ``onChecked(ok)`` hears of each round. ``since`` (UNIX ms) is where to
+ * start; ``paused()`` skips rounds. Returns the function that stops it. */
+export function followEntries(resourceType, resourceId, { since, intervalMs, onEntries, onChecked, paused }) {
+  let last = since;
+  let stopped = false;
+  let timer = null;
+  async function round() {
+    if (!paused || !paused()) {
+      try {
+        const fresh = await newEntries(resourceType, resourceId, last);
+        if (fresh.length) {
+          last = Math.max(last, ...fresh.map((entry) => entry.time));
+          onEntries(fresh);
+        }
+        if (onChecked) onChecked(true);
+      } catch {
+        // the banner says when the emulator is gone; the rounds go on
+        if (onChecked) onChecked(false);
+      }
+    }
+    if (!stopped) timer = setTimeout(round, intervalMs);
+  }
+  timer = setTimeout(round, 0);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

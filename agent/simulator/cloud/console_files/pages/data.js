@@ -2,7 +2,7 @@
 // decoded frames) as a time-series chart of its numeric fields and as a table, updated live.
 
 import { clock, errorText, field, h, notice, replace, table } from "../dom.js";
-import { entriesSince, newEntries, numericFields } from "../harvest.js";
+import { entriesSince, followEntries, numericFields } from "../harvest.js";
 import uPlot from "../vendor/uPlot.esm.js";
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f"];
@@ -97,27 +97,17 @@ export async function render(root, [resourceType, resourceId]) {
   await reload();
   const onResize = () => { if (plot) plot.setSize({ width: Math.max(280, chartBox.clientWidth), height: 300 }); };
   window.addEventListener("resize", onResize);
-  let stopped = false;
-  let timer = null;
-  async function poll() {
-    if (state.live) {
-      try {
-        const since = state.entries.length ? state.entries[state.entries.length - 1].time : 0;
-        const fresh = await newEntries(resourceType, resourceId, since);
-        if (fresh.length) {
-          state.entries.push(...fresh);
-          draw();
-        }
-      } catch {
-        // the banner says when the emulator is gone; polling goes on
-      }
-    }
-    if (!stopped) timer = setTimeout(poll, POLL_MS);
-  }
-  timer = setTimeout(poll, POLL_MS);
+  const stop = followEntries(resourceType, resourceId, {
+    since: state.entries.length ? state.entries[state.entries.length - 1].time : 0,
+    intervalMs: POLL_MS,
+    paused: () => !state.live,
+    onEntries: (fresh) => {
+      state.entries.push(...fresh);
+      draw();
+    },
+  });
   return () => {
-    stopped = true;
-    clearTimeout(timer);
+    stop();
     window.removeEventListener("resize", onResize);
     if (plot) plot.destroy();
   };

@@ -6,7 +6,7 @@
 import { api } from "../api.js";
 import { learn, loadCatalogue, objectName, resourceModels } from "../catalogue.js";
 import { ago, clock, errorText, h, notice, onlineBadge, pretty, replace, tagChips } from "../dom.js";
-import { latestEntryTime, newEntries } from "../harvest.js";
+import { followEntries, latestEntryTime } from "../harvest.js";
 
 const POLL_MS = 1000;
 
@@ -235,31 +235,23 @@ export async function render(root, [deviceId]) {
   }
 
   // Notifications from now on; if the emulator is gone, from the browser's now (same clock here).
-  let since = await latestEntryTime("Device", deviceId).catch(() => Date.now());
-  let stopped = false;
-  let timer = null;
-  async function poll() {
-    try {
-      const entries = await newEntries("Device", deviceId, since);
+  const since = await latestEntryTime("Device", deviceId).catch(() => Date.now());
+  return followEntries("Device", deviceId, {
+    since,
+    intervalMs: POLL_MS,
+    onEntries: (entries) => {
       for (const entry of entries) {
-        since = Math.max(since, entry.time);
         const content = entry.parsed;
         if (!content || !content.path || !content.resources) continue;
         for (const [id, resource] of Object.entries(content.resources)) {
           setValue(`${content.path}/${id}`, "values" in resource ? resource.values : resource.value, entry.time, "notified");
         }
       }
-      live.textContent = `Live: notifications checked ${new Date().toLocaleTimeString()}`;
-    } catch {
-      live.textContent = "Live: waiting for the emulator";
-    }
-    if (!stopped) timer = setTimeout(poll, POLL_MS);
-  }
-  poll();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+    },
+    onChecked: (ok) => {
+      live.textContent = ok ? `Live: notifications checked ${new Date().toLocaleTimeString()}` : "Live: waiting for the emulator";
+    },
+  });
 }
 
 /** A value as read: long floats shortened to 10 significant digits (the exact one in the tooltip). */

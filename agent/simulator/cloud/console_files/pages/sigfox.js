@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { clock, errorText, field, h, notice, replace, table, tagChips } from "../dom.js";
-import { entriesSince, newEntries } from "../harvest.js";
+import { entriesSince, followEntries } from "../harvest.js";
 
 const MESSAGE_KEYS = new Set(["device", "time", "data", "seqNumber", "lqi", "operatorName", "countryCode", "ack"]);
 const POLL_MS = 2000;
@@ -65,24 +65,12 @@ export async function render(root, [deviceId]) {
     h("p", {}, h("a", { href: `#/data/SigfoxDevice/${encodeURIComponent(selected)}` }, "Chart of the decoded fields")),
     downlink, message, frames);
 
-  let stopped = false;
-  let timer = null;
-  async function poll() {
-    try {
-      const since = entries.length ? entries[entries.length - 1].time : 0;
-      const fresh = await newEntries("SigfoxDevice", selected, since);
-      if (fresh.length) {
-        entries = entries.concat(fresh);
-        draw();
-      }
-    } catch {
-      // the banner says when the emulator is gone
-    }
-    if (!stopped) timer = setTimeout(poll, POLL_MS);
-  }
-  timer = setTimeout(poll, POLL_MS);
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  return followEntries("SigfoxDevice", selected, {
+    since: entries.length ? entries[entries.length - 1].time : 0,
+    intervalMs: POLL_MS,
+    onEntries: (fresh) => {
+      entries = entries.concat(fresh);
+      draw();
+    },
+  });
 }
