@@ -100,7 +100,7 @@ export const api = {
 /** POST /v1/auth: the AuthKey pair for an API key and token, kept for this browser tab only. */
 export async function login(authKeyId, authKey) {
   const { data } = await send("POST", "/auth", { body: { authKeyId, authKey } });
-  session.update({ apiKey: data.apiKey, token: data.token });
+  session.update({ apiKey: data.apiKey, token: data.token, fromUrl: false });
 }
 
 export async function logout() {

@@ -143,14 +143,11 @@ function createDevicePanel(onCreated) {
 
 function createdDevice(device) {
   const name = device.endpoint || device.device_id;
-  const keyFile = `${device.device_id}.psk`;
   const server = h("input", { name: "server", value: session.get().server || "coap://127.0.0.1:5683" });
   const command = h("pre", { class: "command" });
   const show = () => {
     session.update({ server: server.value });
-    command.textContent =
-      `printf %s '${device.secretKey}' > ${keyFile} && chmod 600 ${keyFile}\n` +
-      `lwm2m-agent run --server ${server.value} --endpoint ${name}`;
+    command.textContent = `lwm2m-agent run --server ${server.value} --endpoint ${name}`;
   };
   server.addEventListener("input", show);
   show();
