@@ -341,7 +341,7 @@ def test_phone_width(browser: WebDriver, sim: Simulator) -> None:
             wait_for(browser, lambda d, css=ready: shown(d, css), route)
             overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{route} is {overflow} px wider than a phone"
-        screenshot(browser, "devices-phone")
+            screenshot(browser, "phone-" + route.strip("/").split("/")[0] + ("" if route == "/devices" else "-one"))
     finally:
         browser.set_window_size(1280, 900)
 

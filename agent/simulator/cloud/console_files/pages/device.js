@@ -249,7 +249,7 @@ export async function render(root, [deviceId]) {
       }
     },
     onChecked: (ok) => {
-      live.textContent = ok ? `Live: notifications checked ${new Date().toLocaleTimeString()}` : "Live: waiting for the emulator";
+      live.textContent = ok ? `Live: notifications checked ${new Date().toLocaleTimeString([], { hour12: false })}` : "Live: waiting for the emulator";
     },
   });
 }
