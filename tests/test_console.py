@@ -226,6 +226,16 @@ def test_read_and_write_resources_on_the_device_page(browser: WebDriver, sim: Si
     wait_for(browser, lambda d: row(d, "/3/0/14").find_element(By.CSS_SELECTOR, "td.value").text == "+05:30",
              "/3/0/14 read back as written")
     assert sim.api("GET", f"/devices/{sim.device_id}/3/0/14")[1]["value"] == "+05:30", "the device holds it"
+
+    fan = row(browser, "/30000/0/26242")
+    assert "Reset Filter Runtime" in fan.text, "an uploaded model's executable is named"
+    fan.find_element(By.CSS_SELECTOR, 'input[aria-label^="Execute arguments for /30000/0/26242"]').send_keys("0='now'")
+    fan.find_element(By.CSS_SELECTOR, 'button[aria-label="Execute /30000/0/26242"]').click()
+    done = wait_for(browser, lambda d: shown(d, "#device-notice.ok"), "the execute confirmation")
+    assert done.text == "Executed /30000/0/26242 with 0='now'."
+    row(browser, "/3303/0/5605").find_element(By.CSS_SELECTOR, 'button[aria-label="Execute /3303/0/5605"]').click()
+    refused = wait_for(browser, lambda d: shown(d, "#device-notice.error"), "the device's refusal")
+    assert "Execute /3303/0/5605" in refused.text and "4.04" in refused.text, refused.text
     assert browser.execute_script(UNLABELLED_CONTROLS) == []
     screenshot(browser, "device")
 
@@ -294,6 +304,28 @@ def test_create_a_device_and_connect_an_agent_with_the_printed_line(browser: Web
         assert len(browser.find_elements(By.CSS_SELECTOR, "#device-list tbody tr")) == 1, "the tag filter"
     finally:
         interrupt(agent)
+
+
+def test_paging_through_devices_filtered_by_tag(browser: WebDriver, sim: Simulator) -> None:
+    made = {sim.api("POST", "/devices", {"tags": {"batch": "paging"}})[1]["device_id"] for _ in range(30)}
+    go(browser, sim, "/devices?tag_name=batch&tag_value=paging")
+    browser.find_element(By.CSS_SELECTOR, 'select[name="size"] option[value="25"]').click()
+    browser.find_element(By.XPATH, "//button[text()='Apply']").click()
+
+    def page_of(size: int) -> Callable[[WebDriver], set[str] | None]:
+        def listed(driver: WebDriver) -> set[str] | None:
+            ids = {r.get_attribute("data-device-id") or "" for r in driver.find_elements(
+                By.CSS_SELECTOR, "#device-list tbody tr")}
+            return ids if len(ids) == size else None
+        return listed
+
+    first = wait_for(browser, page_of(25), "a first page of 25")
+    browser.find_element(By.XPATH, "//button[text()='Next page']").click()
+    second = wait_for(browser, page_of(5), "the last 5")
+    assert first | second == made and not first & second
+    assert not browser.find_element(By.XPATH, "//button[text()='Next page']").is_enabled()
+    browser.find_element(By.XPATH, "//button[text()='Previous page']").click()
+    assert wait_for(browser, page_of(25), "page 1 again") == first
 
 
 def test_files_batch_and_models_pages(browser: WebDriver, sim: Simulator) -> None:
