@@ -223,7 +223,8 @@ export async function render(root, [deviceId]) {
       live),
     index,
     status,
-    sections);
+    sections.length ? sections : h("p", { class: "muted" },
+      "No objects yet: the device has not registered. Connect an agent with its endpoint name or device id."));
 
   if (!device.online) {
     notice(status, "The device is offline: the values shown are the last ones the Inventory saw.", "error");
