@@ -7,8 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cloud_openapi import Cloud, running_cloud
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.simulator.cloud import CloudStore, RuleViolation, UnknownItem
+from agent.telemetry.sigfox_frame import SigfoxFrameError, unpack_frame
+from agent.telemetry.sigfox_spec import parse_parser_format
 
 
 @pytest.fixture
@@ -207,3 +211,33 @@ async def test_uplink_rules_for_size_and_unknown_devices() -> None:
 async def test_uplink_from_an_unknown_device_registers_it_by_default(cloud: Cloud) -> None:
     cloud.store.sigfox_uplink("000000AB", b"\x01", want_downlink=False)
     assert (await cloud.api.get("/v1/sigfox_devices/000000AB")).json()["status"] == "active"
+
+
+PARSER = parse_parser_format("temp:0:int:16:/100 hum:2:uint:8 presses:3:uint:16")
+
+
+async def test_uplinks_carry_the_fields_the_binary_parser_decodes(cloud: Cloud) -> None:
+    await register(cloud, "00000001")
+    cloud.store.sigfox_uplink("00000001", bytes.fromhex("f830280007"), want_downlink=False, binary_parser=PARSER)
+    cloud.store.sigfox_uplink("00000001", bytes.fromhex("0830"), want_downlink=False, binary_parser=PARSER)
+    entries = (await cloud.api.get("/v1/sigfox_devices/00000001/data?sort=asc")).json()
+    decoded, short = (json.loads(e["content"]) for e in entries)
+    assert decoded["data"] == "f830280007" and decoded["seqNumber"] == 1
+    assert (decoded["temp"], decoded["hum"], decoded["presses"]) == (-20.0, 40, 7)
+    assert short["data"] == "0830" and "temp" not in short
+    assert "byte" in short["binaryParserError"], "a frame too short for the format says so, undecoded"
+
+
+@given(frame=st.binary(max_size=12))
+def test_any_frame_is_stored_decoded_or_with_the_reason(frame: bytes) -> None:
+    store = CloudStore()
+    store.sigfox_uplink("00000001", frame, want_downlink=False, binary_parser=PARSER)
+    entries, _ = store.data_entries("SigfoxDevice", "00000001")
+    message = json.loads(entries[0].content)
+    assert message["data"] == frame.hex() and message["device"] == "00000001"
+    try:
+        expected = unpack_frame(PARSER, frame)
+    except SigfoxFrameError as exc:
+        assert message["binaryParserError"] == str(exc)
+    else:
+        assert {name: message[name] for name in expected} == expected

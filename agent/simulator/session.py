@@ -1,7 +1,8 @@
 """``lwm2m-agent simulate``: the emulator, a fleet of simulated agents, and what to tell the user.
 
-Everything printed is meant to be copied: the API base URL and credentials, the device id, and
-three curl commands (read, write, observe) that work as printed against the running emulator.
+Everything printed is meant to be copied: first the web console's URL (logged in by its fragment),
+then the API base URL and credentials, the device id, and three curl commands (read, write,
+observe) that work as printed against the running emulator.
 
 ``--security psk`` puts the emulator's DM server behind DTLS PSK, as Soracom Inventory's is: agents that
 bootstrap get a ``coaps://`` account with their device id and secret key; without bootstrap each agent's
@@ -23,9 +24,12 @@ from pathlib import Path as FsPath
 
 from ..core.errors import LwM2MError
 from ..profiles import build_agent_tree, load_profile, shipped_profile
+from ..soracom.api import push_models
 from ..telemetry.from_profile import sigfox_uplinks
 from ..telemetry.sigfox import SigfoxField, SigfoxUplinks
+from ..telemetry.sigfox_spec import parse_parser_format
 from ..tree import ObjectTree
+from .cloud.console import console_url
 from .cloud.records import UnknownItem
 from .devices import SimulatedHardware
 from .dtls_front import FrontSettings
@@ -138,8 +142,11 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         except UnknownItem:  # first start (a --state file keeps it across restarts)
             store.provision_sigfox_device(sigfox_id, pac)
 
+        # The cloud decodes uplinks with the format a user would paste into the console's binary parser.
+        binary_parser = parse_parser_format(profile.sigfox.parser_format())
+
         async def uplink(device_id: str, data: bytes, want_downlink: bool) -> bytes | None:
-            return store.sigfox_uplink(device_id, data, want_downlink)
+            return store.sigfox_uplink(device_id, data, want_downlink, binary_parser=binary_parser)
 
         modem = SimulatedSigfoxModem(device_id=sigfox_id, pac=pac, on_uplink=uplink)
         await modem.start()
@@ -176,10 +183,16 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
             await sensors_ready(fleet.agents[0].tree, profile.sigfox.telemetry_fields() if profile.sigfox else [])
             await uplinks.start()
         credentials = await emulator.login()
+        # The profile's custom objects are uploaded as a user would (lwm2m-agent models push), so the
+        # console's Models page and ?model=true reads know them through the API.
+        used = sorted({spec.object_id for spec in profile.instances})
+        await push_models(credentials, [models.object(object_id) for object_id in used])
         first = fleet.agents[0]
         endpoint = first.settings.registration.endpoint
         device_id = emulator.device_id(endpoint) or "?"
         reg = emulator.server.registration(endpoint)
+        echo(f"Console: {console_url(emulator.api_url, credentials.api_key, credentials.token, emulator.dm_server_uri)}")
+        echo("  (open it in a browser: the key and token in the # part log it in and never reach a server)")
         echo("Soracom cloud emulator")
         echo(f"  API base URL:     {emulator.api_url}")
         echo(f"  API key:          {credentials.api_key}")

@@ -1,7 +1,8 @@
 """The Soracom API app of the cloud emulator: every ``/v1`` operation the agent's world needs.
 
 ``create_app`` assembles the route table of each service module (auth, Harvest Data, Harvest Files,
-Sigfox) behind two middlewares: errors in the API's shape, then the API key/token check. Inventory and
+Sigfox; and the web console's pages, outside ``/v1``) behind two middlewares: errors in the API's shape,
+then the API key/token check. Inventory and
 Batch operations come from the LwM2M server side later; they plug in through ``inventory``, any object
 with a ``routes()`` method, so this module does not need to know them.
 """
@@ -13,7 +14,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from agent.simulator.cloud import auth, files, harvest, sigfox
+from agent.simulator.cloud import auth, console, files, harvest, sigfox
 from agent.simulator.cloud.config import CloudConfig
 from agent.simulator.cloud.context import CONFIG, STORE
 from agent.simulator.cloud.errors import error_middleware
@@ -46,6 +47,7 @@ def create_app(
     harvest.setup(app, config)
     files.setup(app, config)
     app.add_routes([*auth.routes(), *harvest.routes(), *files.routes(), *sigfox.routes()])
+    app.add_routes(console.routes())
     if inventory is not None:
         app.add_routes(inventory.routes())
     return app

@@ -17,7 +17,7 @@ import secrets
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +34,7 @@ from agent.simulator.cloud.records import (
     StoredFile,
     UnknownItem,
 )
+from agent.telemetry.sigfox_frame import SigfoxField, SigfoxFrameError, unpack_frame
 
 SIGFOX_UPLINK_MAX_BYTES = 12
 SIGFOX_DOWNLINK_BYTES = 8
@@ -530,11 +531,22 @@ class CloudStore:
             self._save_sigfox(_replace(record, pending_downlink=bytes(data)))
 
     def sigfox_uplink(
-        self, device_id: str, data: bytes, want_downlink: bool, *, rssi: int = -120, snr: int = 20
+        self,
+        device_id: str,
+        data: bytes,
+        want_downlink: bool,
+        *,
+        rssi: int = -120,
+        snr: int = 20,
+        binary_parser: Sequence[SigfoxField] = (),
     ) -> bytes | None:
         """One uplink from the simulated modem: a Harvest entry (type ``SigfoxDevice``) and, when asked
         for, the waiting downlink (taken off the queue). A terminated device's uplinks are dropped, as
         the network does; an unknown device raises ``UnknownItem`` unless ``sigfox_auto_register``.
+
+        ``binary_parser`` is the device's binary parser format (read with ``parse_parser_format``): its
+        fields, decoded from the frame, join the entry beside ``data``, as the service forwards them. A
+        frame too short for the format is stored undecoded, with ``binaryParserError`` saying why.
         """
         if len(data) > SIGFOX_UPLINK_MAX_BYTES:
             raise RuleViolation(
@@ -571,6 +583,11 @@ class CloudStore:
                 "countryCode": "392",
                 "ack": want_downlink,
             }
+            if binary_parser:
+                try:
+                    message.update(unpack_frame(binary_parser, data))
+                except SigfoxFrameError as exc:
+                    message["binaryParserError"] = str(exc)
             self._insert_entry(
                 self._db, "SigfoxDevice", device_id, stamp, "application/json", json.dumps(message), None
             )
