@@ -191,7 +191,8 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         endpoint = first.settings.registration.endpoint
         device_id = emulator.device_id(endpoint) or "?"
         reg = emulator.server.registration(endpoint)
-        echo(f"Console: {console_url(emulator.api_url, credentials.api_key, credentials.token, emulator.dm_server_uri)}")
+        url = console_url(emulator.api_url, credentials.api_key, credentials.token, emulator.dm_server_uri)
+        echo(f"Console: {url}")
         echo("  (open it in a browser: the key and token in the # part log it in and never reach a server)")
         echo("Soracom cloud emulator")
         echo(f"  API base URL:     {emulator.api_url}")
