@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 from support import CLI as AGENT_CLI
 
-CLI = [*AGENT_CLI, "simulate", "--api-port", "0", "--lwm2m-port", "0", "--bootstrap-port", "0"]
+CLI = [*AGENT_CLI, "simulate", "--api-port", "0", "--lwm2m-port", "0", "--bootstrap-port", "0", "--harvest-port", "0",
+       "--harvest-socket-port", "0", "--unified-port", "0", "--unified-socket-port", "0", "--files-port", "0"]
 
 
 @dataclass

@@ -23,6 +23,7 @@ from ..tree import ObjectTree
 from .systemd import Systemd
 
 if TYPE_CHECKING:
+    from ..telemetry.service import TelemetryService
     from ..telemetry.sigfox import SigfoxUplinks
 
 log = logging.getLogger("agent")
@@ -78,6 +79,15 @@ def client_settings(options: AgentOptions, profile: Profile | None) -> ClientSet
 
 async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, ClientSettings]:
     profile = load_profile(options.profile) if options.profile else None
+    if profile is not None and profile.telemetry and options.state_dir is None:
+        raise ProfileError(str(profile.path), 1, "telemetry",
+                           "telemetry goes through a durable queue, which lives in the state directory",
+                           "run with --state-dir DIR (the systemd unit gives /var/lib/lwm2m-agent)")
+    for dest in profile.telemetry.destinations if profile is not None else ():
+        if dest.transport == "publish" and not (dest.device_id and dest.device_secret):
+            raise ProfileError(str(profile.path) if profile else "", 1, f"telemetry.{dest.name}",
+                               "publish needs the device id and secret (only `lwm2m-agent simulate` supplies them)",
+                               "set device_id and device_secret there, or psk_identity and psk_key under [server]")
     for warning in profile.warnings if profile else []:
         log.warning("%s", warning)
     settings = client_settings(options, profile)
@@ -97,6 +107,7 @@ class RunningAgent:
         self.tree = tree
         self.client = LwM2MClient(tree, settings)
         self.uplinks: SigfoxUplinks | None = None
+        self.telemetry: TelemetryService | None = None
 
     async def start(self, simulate: bool) -> None:
         await start_profile_tree(self.tree)
@@ -108,13 +119,22 @@ class RunningAgent:
             if device.startswith("sim:"):
                 log.warning("Sigfox modem %s exists only under `lwm2m-agent simulate`; no uplinks", device)
             else:
-                from ..telemetry.from_profile import sigfox_uplinks
+                from ..telemetry.service import tree_reader
 
-                uplinks = sigfox_uplinks(sigfox, self.tree, device, simulate=simulate)
+                uplinks = sigfox.uplinks(tree_reader(self.tree), device, simulate=simulate)
                 await uplinks.start()
                 self.uplinks = uplinks
+        if self.profile is not None and self.profile.telemetry:
+            from .telemetry import start_telemetry
+
+            assert self.client.settings.state_dir is not None
+            self.telemetry = await start_telemetry(self.profile.telemetry, self.tree, self.client,
+                                                   self.client.settings.state_dir)
 
     async def stop(self) -> None:
+        if self.telemetry is not None:
+            await self.telemetry.close()
+            await self.telemetry.queue.close()
         if self.uplinks is not None:
             await self.uplinks.close()
         await self.client.stop(deregister=True)

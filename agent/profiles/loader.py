@@ -45,10 +45,11 @@ from .kinds import (
 from .locate import LineIndex
 from .sigfox import MIN_SENSIBLE_INTERVAL, SigfoxField, SigfoxProfile, profile_field
 from .spec import BindingSpec, InstanceSpec, Profile, SerialPortSpec, ServerProfile, ShortcutSpec
+from .telemetry import load_telemetry
 from .values import toml_to_content, toml_to_value
 
 MAX_PROFILE_BYTES = 1024 * 1024
-_TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox")
+_TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox", "telemetry")
 _SERVER_KEYS = ("uri", "endpoint", "lifetime", "binding", "lwm2m_version", "bootstrap", "psk_identity", "psk_key",
                 "short_server_id")
 _BINDING_MODES = re.compile(r"^(U|UQ|S|SQ|US|UQS|T|TQ|N|NQ|[UMHTSNQ]{1,6})$")
@@ -177,6 +178,11 @@ class _Loader:
         if "sigfox" in doc:
             profile.sigfox = self.sigfox(self.table(doc["sigfox"], self.top.at("sigfox"), "write [sigfox]"),
                                          instances)
+        if "telemetry" in doc:
+            where = self.top.at("telemetry")
+            profile.telemetry = load_telemetry(
+                self.table(doc["telemetry"], where, "write [telemetry.NAME] tables"), where,
+                lambda raw, at: self.readable_resource(raw, at, instances), server, server.lwm2m_version)
         # Every argument a backend would refuse is refused now: construct everything once, touching nothing.
         dry = HardwareContext(mode="dry", profile_dir=self.dir, serial_ports=self.serial_ports)
         assemble_tree(profile, dry)
@@ -539,6 +545,30 @@ class _Loader:
                                                 "remove initial")
             toml_to_value(p["initial"], rmodel.type, where.at("initial"))
 
+    def readable_resource(self, raw: object, where: Where, instances: list[InstanceSpec]
+                          ) -> tuple[LwPath, ResourceModel]:
+        """The resource ``raw`` names (``"/3303/0/5700"``) if the profile serves it as a readable single
+        value, else ProfileError at ``where``."""
+        try:
+            path = LwPath.parse(str(raw))
+        except (ValueError, LwM2MError):
+            path = LwPath()
+        if len(path) != 3:
+            raise where.error(f"{raw!r} is not a resource path", 'give e.g. "/3303/0/5700"')
+        instance = next((s for s in instances if (s.object_id, s.instance_id) == (path[0], path[1])), None)
+        model = self.models.get(path[0])
+        rmodel = model.resources.get(path[2]) if model is not None else None
+        bound = instance is not None and model is not None and (
+            path[2] in instance.resources
+            or (instance.shortcut is not None and path[2] in shortcut_resource_ids(instance.shortcut, model)))
+        if not bound or rmodel is None:
+            raise where.error(f"the profile serves no resource {path}",
+                              "give the path of a resource bound under [objects]")
+        if not rmodel.operations.readable or rmodel.multiple:
+            raise where.error(f"{path} ({rmodel.name}) is not a readable single-instance resource",
+                              "send a readable single value")
+        return path, rmodel
+
     # ---- [sigfox] ----------------------------------------------------------------------------------
     def sigfox(self, raw: dict[str, Any], instances: list[InstanceSpec]) -> SigfoxProfile:
         where = self.top.at("sigfox")
@@ -556,7 +586,6 @@ class _Loader:
                                              "give e.g. interval = 900")
         if interval < MIN_SENSIBLE_INTERVAL:
             self.warn(where.at("interval"), f"an uplink every {interval:g} s is more than the 140 a day Sigfox allows")
-        served = {(s.object_id, s.instance_id): s for s in instances}
         fields: list[SigfoxField] = []
         items = values["fields"]
         assert isinstance(items, list)
@@ -568,24 +597,7 @@ class _Loader:
                                   "format": Param("str", True, 'format = "int:16:/100"'), "name": Param("str")},
                                  self.table(item, fw, '{ path = "/3303/0/5700", format = "int:16:/100" }'), fw,
                                  "a sigfox field")
-            try:
-                path = LwPath.parse(str(entry["path"]))
-            except (ValueError, LwM2MError):
-                path = LwPath()
-            if len(path) != 3:
-                raise fw.at("path").error(f"{entry['path']!r} is not a resource path", 'give e.g. "/3303/0/5700"')
-            instance = served.get((path[0], path[1]))
-            model = self.models.get(path[0])
-            rmodel = model.resources.get(path[2]) if model is not None else None
-            bound = instance is not None and model is not None and (
-                path[2] in instance.resources
-                or (instance.shortcut is not None and path[2] in shortcut_resource_ids(instance.shortcut, model)))
-            if not bound or rmodel is None:
-                raise fw.at("path").error(f"the profile serves no resource {path}",
-                                          "give the path of a resource bound under [objects]")
-            if not rmodel.operations.readable or rmodel.multiple:
-                raise fw.at("path").error(f"{path} ({rmodel.name}) is not a readable single-instance resource",
-                                          "send a readable single value")
+            path, rmodel = self.readable_resource(entry["path"], fw.at("path"), instances)
             name = str(entry["name"]) if "name" in entry else None
             fields.append(profile_field(path, str(entry["format"]), name, rmodel.type, fields, fw))
         return SigfoxProfile(port=port, interval=interval, fields=tuple(fields))

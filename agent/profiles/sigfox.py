@@ -27,8 +27,9 @@ from ..core.model import ResourceType
 from ..core.path import Path
 from ..hardware.errors import HardwareConfigError
 from ..telemetry.sigfox_frame import PlacedField, SigfoxField, frame_length, layout
+from ..telemetry.sigfox_modem import SigfoxModem
 from ..telemetry.sigfox_spec import parse_field_format, parser_format
-from ..telemetry.sigfox_uplinks import DAILY_UPLINKS
+from ..telemetry.sigfox_uplinks import DAILY_UPLINKS, ReadResource, SigfoxUplinks
 from .errors import ProfileError, Where
 
 __all__ = ["MIN_SENSIBLE_INTERVAL", "SigfoxField", "SigfoxProfile", "default_field_name", "profile_field"]
@@ -69,6 +70,15 @@ class SigfoxProfile:
     def parser_format(self) -> str:
         """The binary parser format for the Soracom console, e.g. ``temp:0:int:16:/100 hum:2:uint:8``."""
         return parser_format(self.fields)
+
+    def uplinks(self, read: ReadResource, device: str, *, simulate: bool = False) -> SigfoxUplinks:
+        """Uplinks of the fields, read through ``read``, by the modem on ``device`` (a serial device path).
+
+        In simulator mode the first uplink goes out at start, so the emulator shows data at once.
+        """
+        modem = SigfoxModem(device=device, command_timeout=10.0 if simulate else 60.0)
+        return SigfoxUplinks(modem=modem, read=read, fields=self.telemetry_fields(), interval=self.interval,
+                             send_at_start=simulate)
 
 
 def default_field_name(path: Path) -> str:

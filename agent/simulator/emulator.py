@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 
 from ..core.model import ModelRegistry
@@ -36,6 +36,8 @@ class EmulatorSettings:
     lifetime: int = 60
     read_device_info: bool = True
     config_overrides: dict[str, object] = field(default_factory=dict)
+    # Harvest, Unified Endpoint and Files entry points (``api`` is ignored: api_port above).
+    ingest_ports: CloudPorts = field(default_factory=CloudPorts)
 
 
 class Emulator:
@@ -61,8 +63,8 @@ class Emulator:
         self.inventory = Inventory(self.server, self.store, self.config,
                                    InventorySettings(read_device_info=s.read_device_info))
         await self.inventory.start()
-        self.cloud = await start_cloud(self.config, self.store, host=s.host, ports=CloudPorts(api=s.api_port),
-                                       inventory=self.inventory)
+        self.cloud = await start_cloud(self.config, self.store, host=s.host,
+                                       ports=replace(s.ingest_ports, api=s.api_port), inventory=self.inventory)
         self.bootstrap = BootstrapServer(
             self.models, BootstrapSettings(dm_server_uri=self.server.uri, lifetime=s.lifetime),
             self.inventory.provision_device, host=s.host, port=s.bootstrap_port,

@@ -10,17 +10,22 @@ import asyncio
 import hashlib
 import shlex
 import socket
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 
 from ..core.errors import LwM2MError
+from ..daemon.telemetry import start_telemetry
 from ..profiles import build_agent_tree, load_profile, shipped_profile
-from ..telemetry.from_profile import sigfox_uplinks
+from ..telemetry.service import TelemetryService, tree_reader
+from ..telemetry.settings import Endpoints, TelemetrySettings
 from ..telemetry.sigfox import SigfoxField, SigfoxUplinks
 from ..tree import ObjectTree
+from .cloud.config import ResourceRef
 from .cloud.records import UnknownItem
+from .cloud.runner import CloudPorts, RunningCloud
 from .devices import SimulatedHardware
 from .emulator import Emulator, EmulatorSettings
 from .fleet import FleetSettings, SimulatedFleet
@@ -41,6 +46,16 @@ class SimulateOptions:
     bootstrap: bool = True
     profile: FsPath | None = None  # None: device_profiles/simulator.toml
     host: str = "127.0.0.1"
+    harvest_port: int = 8081
+    harvest_socket_port: int = 8514  # TCP and UDP
+    unified_port: int = 8082
+    unified_socket_port: int = 23080  # TCP and UDP
+    files_port: int = 8083
+    state_dir: FsPath | None = None  # the first agent's telemetry queue; None: a fresh temporary folder
+
+    def ingest_ports(self) -> CloudPorts:
+        return CloudPorts(harvest=self.harvest_port, harvest_socket=self.harvest_socket_port,
+                          unified=self.unified_port, unified_socket=self.unified_socket_port, files=self.files_port)
 
 
 def endpoint_prefix() -> str:
@@ -70,6 +85,26 @@ async def sensors_ready(tree: ObjectTree, fields: list[SigfoxField], timeout: fl
             await asyncio.sleep(0.2)
 
 
+def emulator_endpoints(cloud: RunningCloud) -> Endpoints:
+    """The emulator's ingest entry points, where a simulated agent's telemetry goes."""
+    return Endpoints(harvest_url=cloud.harvest_url + "/", harvest_socket=cloud.harvest_socket,
+                     unified_url=cloud.unified_url + "/", unified_socket=cloud.unified_socket,
+                     files_url=cloud.files_url, api_url=cloud.api_url + "/v1")
+
+
+def simulated_telemetry(settings: TelemetrySettings, device_id: str, device_secret: str | None) -> TelemetrySettings:
+    """The profile's destinations pointed at the emulator: no ``url`` of their own, and ``publish`` as the
+    device the emulator registered."""
+    return TelemetrySettings(tuple(
+        replace(dest, url=None, device_id=device_id if dest.transport == "publish" else dest.device_id,
+                device_secret=device_secret if dest.transport == "publish" else dest.device_secret)
+        for dest in settings.destinations))
+
+
+def _address(address: tuple[str, int]) -> str:
+    return f"{address[0]}:{address[1]}"
+
+
 def sigfox_identity(endpoint: str) -> tuple[str, str]:
     """A Sigfox device id (8 hex) and PAC (16 hex) that stay the same for the same endpoint."""
     digest = hashlib.sha256(endpoint.encode()).hexdigest().upper()
@@ -85,6 +120,7 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         host=options.host, api_port=options.api_port, lwm2m_port=options.lwm2m_port,
         bootstrap_port=options.bootstrap_port, state_file=options.state_file, auth_key_id=options.auth_key_id,
         auth_key=options.auth_key, lifetime=options.lifetime, read_device_info=options.count <= 100,
+        ingest_ports=options.ingest_ports(),
     ))
     await emulator.start()
     assert emulator.server is not None and emulator.bootstrap is not None and emulator.store is not None
@@ -109,12 +145,13 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         await modem.start()
         sim.add_serial_device("sigfox", modem)
     uplinks: SigfoxUplinks | None = None
+    telemetry: TelemetryService | None = None
 
     async def tree_for(index: int, endpoint: str) -> ObjectTree:
         nonlocal uplinks
         tree = await build_agent_tree(profile, simulate=True, sim=sim)
         if index == 0 and profile.sigfox is not None and modem is not None:
-            uplinks = sigfox_uplinks(profile.sigfox, tree, modem.port, simulate=True)
+            uplinks = profile.sigfox.uplinks(tree_reader(tree), modem.port, simulate=True)
         return tree
 
     version = options.lwm2m_version or profile.server.lwm2m_version
@@ -138,6 +175,14 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         endpoint = first.settings.registration.endpoint
         device_id = emulator.device_id(endpoint) or "?"
         reg = emulator.server.registration(endpoint)
+        assert emulator.cloud is not None
+        if profile.telemetry and device_id != "?":
+            # The real network knows which SIM sends; here every upload from this host is the first agent's.
+            emulator.config.source_resources[options.host] = ResourceRef("Device", device_id)
+            state_dir = options.state_dir or FsPath(tempfile.mkdtemp(prefix="lwm2m-simulate-"))
+            telemetry = await start_telemetry(
+                simulated_telemetry(profile.telemetry, device_id, store.device_secret(device_id)), first.tree,
+                first, state_dir, endpoints=emulator_endpoints(emulator.cloud))
         echo("Soracom cloud emulator")
         echo(f"  API base URL:     {emulator.api_url}")
         echo(f"  API key:          {credentials.api_key}")
@@ -145,6 +190,14 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         echo(f"  (POST {emulator.api_url}/auth with authKeyId={options.auth_key_id} authKey={options.auth_key} "
              "gives new ones)")
         echo(f"  LwM2M server:     {emulator.server.uri}    bootstrap server: {emulator.bootstrap.uri}")
+        cloud = emulator.cloud
+        echo(f"  Harvest Data:     {cloud.harvest_url}/    TCP and UDP {_address(cloud.harvest_socket)}")
+        echo(f"  Unified Endpoint: {cloud.unified_url}/    TCP and UDP {_address(cloud.unified_socket)}")
+        echo(f"  Harvest Files:    {cloud.files_url}/")
+        if telemetry is not None:
+            names = ", ".join(f"{d.name} ({d.transport})" for d in profile.telemetry.destinations)
+            echo(f"Telemetry of {endpoint}: {names}")
+            echo(f"  queue: lwm2m-agent queue status --state-dir {telemetry.queue.path.parent}")
         if options.count == 1:
             echo(f"Agent {endpoint} registered as device {device_id} (LwM2M {reg.lwm2m_version}; "
                  f"objects {' '.join(reg.object_links)})")
@@ -162,6 +215,9 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         await stop.wait()
         echo("stopping: agents de-register")
     finally:
+        if telemetry is not None:
+            await telemetry.close()
+            await telemetry.queue.close()
         if uplinks is not None:
             await uplinks.close()
         await fleet.stop(deregister=True)
