@@ -1,0 +1,43 @@
+"""``lwm2m-agent simulate`` with telemetry: within 20 s the emulator's API shows what the agent uploaded
+through every destination of device_profiles/simulator.toml."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import aiohttp
+from test_simulate import start, stop
+
+# Each destination of simulator.toml, by a key only its readings carry.
+DESTINATION_KEYS = {"harvest": "temp", "harvest-tcp": "3303/1/5700", "harvest-udp": "counter",
+                    "unified": "latitude", "unified-udp": "contact", "publish": "presses"}
+
+
+async def test_simulate_prints_ingest_ports_and_uploads_to_every_destination() -> None:
+    started = time.monotonic()
+    proc, p = await start()
+    try:
+        for label in ("Harvest Data:", "Unified Endpoint:", "Harvest Files:"):
+            assert re.search(label + r"\s+http://127\.0\.0\.1:\d+/", p.text), p.text
+        assert re.search(r"Harvest Data:.*TCP and UDP 127\.0\.0\.1:\d+", p.text)
+        async with aiohttp.ClientSession(headers=p.headers) as http:
+            seen: dict[str, dict] = {}
+            while time.monotonic() - started < 20 and len(seen) < len(DESTINATION_KEYS):
+                async with http.get(f"{p.api_url}/data/Device/{p.device_id}?limit=1000") as answer:
+                    assert answer.status == 200
+                    entries = await answer.json()
+                for entry in entries:
+                    content = json.loads(entry["content"])
+                    for name, key in DESTINATION_KEYS.items():
+                        if key in content and "id" in content:
+                            seen[name] = {**content, "entry_time": entry["time"]}
+                await asyncio.sleep(0.5)
+        assert set(seen) == set(DESTINATION_KEYS), f"missing after 20 s: {set(DESTINATION_KEYS) - set(seen)}"
+        assert isinstance(seen["harvest"]["temp"], float) and isinstance(seen["harvest"]["time"], int)
+        # Harvest over HTTP files the entry at the time the reading was taken.
+        assert seen["harvest"]["entry_time"] == seen["harvest"]["time"]
+    finally:
+        await stop(proc)
