@@ -6,8 +6,6 @@ is where they meet: ``lwm2m-agent run`` and ``lwm2m-agent simulate`` both start 
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
-
 from ..client.agent import LwM2MClient
 from ..telemetry.queue import TelemetryQueue
 from ..telemetry.service import TelemetryService, tree_reader
@@ -16,9 +14,8 @@ from ..tree import ObjectTree
 
 
 async def start_telemetry(settings: TelemetrySettings, tree: ObjectTree, client: LwM2MClient | None,
-                          state_dir: FsPath, *, endpoints: Endpoints | None = None) -> TelemetryService:
-    """The running telemetry of ``settings``; ``close()`` it, then its ``queue``."""
-    queue = TelemetryQueue.in_state_dir(state_dir)
+                          queue: TelemetryQueue, *, endpoints: Endpoints | None = None) -> TelemetryService:
+    """The running telemetry of ``settings`` over ``queue`` (the caller's: it closes it after the service)."""
     service = TelemetryService(settings, queue, tree_reader(tree), endpoints=endpoints)
     await service.start()
     return service

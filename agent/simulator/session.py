@@ -19,7 +19,8 @@ from pathlib import Path as FsPath
 from ..core.errors import LwM2MError
 from ..daemon.telemetry import start_telemetry
 from ..profiles import build_agent_tree, load_profile, shipped_profile
-from ..telemetry.service import TelemetryService, tree_reader
+from ..telemetry.queue import TelemetryQueue
+from ..telemetry.service import TelemetryService
 from ..telemetry.settings import Endpoints, TelemetrySettings
 from ..telemetry.sigfox import SigfoxField, SigfoxUplinks
 from ..tree import ObjectTree
@@ -146,12 +147,15 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         sim.add_serial_device("sigfox", modem)
     uplinks: SigfoxUplinks | None = None
     telemetry: TelemetryService | None = None
+    # The first agent's durable telemetry queue (Sigfox frames and every [telemetry.*] destination).
+    state_dir = options.state_dir or FsPath(tempfile.mkdtemp(prefix="lwm2m-simulate-"))
+    queue = TelemetryQueue.in_state_dir(state_dir)
 
     async def tree_for(index: int, endpoint: str) -> ObjectTree:
         nonlocal uplinks
         tree = await build_agent_tree(profile, simulate=True, sim=sim)
         if index == 0 and profile.sigfox is not None and modem is not None:
-            uplinks = profile.sigfox.uplinks(tree_reader(tree), modem.port, simulate=True)
+            uplinks = profile.sigfox.uplinks(tree, modem.port, simulate=True, queue=queue)
         return tree
 
     version = options.lwm2m_version or profile.server.lwm2m_version
@@ -179,10 +183,9 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         if profile.telemetry and device_id != "?":
             # The real network knows which SIM sends; here every upload from this host is the first agent's.
             emulator.config.source_resources[options.host] = ResourceRef("Device", device_id)
-            state_dir = options.state_dir or FsPath(tempfile.mkdtemp(prefix="lwm2m-simulate-"))
             telemetry = await start_telemetry(
                 simulated_telemetry(profile.telemetry, device_id, store.device_secret(device_id)), first.tree,
-                first, state_dir, endpoints=emulator_endpoints(emulator.cloud))
+                first, queue, endpoints=emulator_endpoints(emulator.cloud))
         echo("Soracom cloud emulator")
         echo(f"  API base URL:     {emulator.api_url}")
         echo(f"  API key:          {credentials.api_key}")
@@ -197,7 +200,7 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         if telemetry is not None:
             names = ", ".join(f"{d.name} ({d.transport})" for d in profile.telemetry.destinations)
             echo(f"Telemetry of {endpoint}: {names}")
-            echo(f"  queue: lwm2m-agent queue status --state-dir {telemetry.queue.path.parent}")
+        echo(f"  queue: lwm2m-agent queue status --state-dir {state_dir}")
         if options.count == 1:
             echo(f"Agent {endpoint} registered as device {device_id} (LwM2M {reg.lwm2m_version}; "
                  f"objects {' '.join(reg.object_links)})")
@@ -217,9 +220,9 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
     finally:
         if telemetry is not None:
             await telemetry.close()
-            await telemetry.queue.close()
         if uplinks is not None:
             await uplinks.close()
+        await queue.close()
         await fleet.stop(deregister=True)
         await sim.close()
         if modem is not None:

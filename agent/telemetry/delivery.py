@@ -63,6 +63,8 @@ class Deliverer:
         queue.add_destination(destination, limits)
         self._task: asyncio.Task[None] | None = None
         self._last_error: str | None = None
+        self._acked: list[int] = []  # delivered, delete not yet committed
+        self._acked_at = 0.0
 
     def start(self) -> None:
         if self._task is None:
@@ -78,7 +80,6 @@ class Deliverer:
 
     async def _run(self) -> None:
         arrived = self.queue.arrived(self.destination)
-        acked: list[int] = []
         last_expire = 0.0
         try:
             while True:
@@ -90,20 +91,27 @@ class Deliverer:
                 if not batch:
                     await self._wait(arrived, _EXPIRE_EVERY)
                     continue
-                acked_at = time.monotonic()
+                self._acked_at = time.monotonic()
                 for reading in batch:
                     await self._deliver(reading)
-                    acked.append(reading.seq)
-                    if len(acked) >= _ACK_BATCH or time.monotonic() - acked_at >= _ACK_DELAY:
-                        await self.queue.delivered(self.destination, acked)
-                        acked, acked_at = [], time.monotonic()
-                await self.queue.delivered(self.destination, acked)
-                acked = []
+                    self._acked.append(reading.seq)
+                    if len(self._acked) >= _ACK_BATCH or time.monotonic() - self._acked_at >= _ACK_DELAY:
+                        await self._commit()
+                await self._commit()
         finally:
-            if acked:
+            if self._acked:
                 # Cancelled between a success and its delete: commit what we know (best effort).
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self.queue.delivered(self.destination, acked))
+                    await asyncio.shield(self._commit())
+
+    async def _commit(self) -> None:
+        acked, self._acked = self._acked, []
+        self._acked_at = time.monotonic()
+        try:
+            await self.queue.delivered(self.destination, acked)
+        except BaseException:
+            self._acked = acked + self._acked
+            raise
 
     async def _deliver(self, reading: Reading) -> None:
         while True:
@@ -126,6 +134,8 @@ class Deliverer:
             return
 
     async def _wait_retry(self, exc: DeliveryError, reading: Reading, *, count: bool) -> None:
+        if self._acked:  # what went before is delivered: say so before a wait of unknown length
+            await self._commit()
         delay = exc.retry_after if exc.retry_after is not None else self.backoff.next_delay()
         if count:
             self.failures += 1

@@ -1,0 +1,127 @@
+"""Sigfox through the durable queue: frames round-trip through the simulated modem on a real pty, the day's
+budget survives a restart (the 141st uplink waits), a missing modem holds frames instead of spending the
+budget, and downlinks come back to the handler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path as FsPath
+
+import pytest
+from test_sigfox_uplinks import DEVICE_ID, FIELDS, NOON, PAC, Clock, Sensors, stored
+
+from agent.simulator.cloud.store import CloudStore
+from agent.simulator.sigfox_modem import SimulatedSigfoxModem
+from agent.telemetry.queue import TelemetryQueue
+from agent.telemetry.sigfox import SigfoxModem, SigfoxUplinks, unpack_frame
+
+
+@pytest.fixture
+def store() -> CloudStore:
+    cloud = CloudStore()
+    cloud.provision_sigfox_device(DEVICE_ID, PAC)
+    return cloud
+
+
+@pytest.fixture
+async def simulated(store: CloudStore) -> AsyncIterator[SimulatedSigfoxModem]:
+    async def on_uplink(device_id: str, data: bytes, want_downlink: bool) -> bytes | None:
+        return store.sigfox_uplink(device_id, data, want_downlink)
+
+    modem = SimulatedSigfoxModem(device_id=DEVICE_ID, pac=PAC, on_uplink=on_uplink)
+    await modem.start()
+    yield modem
+    await modem.close()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+def queued_uplinks(port: str, queue: TelemetryQueue, clock: Clock, sensors: Sensors, **options: object
+                   ) -> SigfoxUplinks:
+    modem = SigfoxModem(device=port, command_timeout=2.0, reconnect_delay=0.05)
+    settings: dict[str, object] = {"interval": 3600.0, "min_interval": 0.0, "clock": clock, "queue": queue,
+                                   "retry_initial": 0.05}
+    settings.update(options)
+    return SigfoxUplinks(modem=modem, read=sensors.read, fields=FIELDS, **settings)  # type: ignore[arg-type]
+
+
+async def test_the_141st_uplink_of_a_day_waits_in_the_queue_across_a_restart(
+        tmp_path: FsPath, simulated: SimulatedSigfoxModem, store: CloudStore) -> None:
+    clock, sensors = Clock(NOON), Sensors()
+    queue = TelemetryQueue.in_state_dir(tmp_path)
+    uplinks = queued_uplinks(simulated.port, queue, clock, sensors)
+    await uplinks.start()
+    for _ in range(100):
+        await uplinks.queue_now()
+    await wait_for(lambda: len(stored(store)) == 100)
+    await uplinks.close()
+    await queue.close()
+    # Restarted: the day's count goes on from 100, not from 0.
+    queue = TelemetryQueue.in_state_dir(tmp_path)
+    uplinks = queued_uplinks(simulated.port, queue, clock, sensors)
+    await uplinks.start()
+    try:
+        assert uplinks.budget.uplinks_today(clock()) == 100
+        for _ in range(41):
+            await uplinks.queue_now()
+        await wait_for(lambda: len(stored(store)) == 140)
+        await asyncio.sleep(0.3)
+        assert len(stored(store)) == 140 and queue.depth("sigfox") == 1  # the 141st waits, not lost
+    finally:
+        await uplinks.close()
+    clock.now += 86400  # the next UTC day: it goes
+    await uplinks.start()  # a restart wakes the waiting deliverer at once instead of after its hour
+    try:
+        await wait_for(lambda: len(stored(store)) == 141)
+        assert queue.depth("sigfox") == 0
+    finally:
+        await uplinks.close()
+        await queue.close()
+
+
+async def test_frames_round_trip_and_a_downlink_reaches_the_handler(
+        tmp_path: FsPath, simulated: SimulatedSigfoxModem, store: CloudStore) -> None:
+    clock, sensors = Clock(NOON), Sensors()
+    received: list[bytes] = []
+
+    async def on_downlink(data: bytes) -> None:
+        received.append(data)
+
+    store.queue_sigfox_downlink(DEVICE_ID, bytes.fromhex("0123456789ABCDEF"))
+    queue = TelemetryQueue.in_state_dir(tmp_path)
+    uplinks = queued_uplinks(simulated.port, queue, clock, sensors, downlink_every=2, on_downlink=on_downlink)
+    await uplinks.start()
+    try:
+        await uplinks.queue_now()
+        sensors.values[next(iter(sensors.values))] = -3.5
+        await uplinks.queue_now()
+        await wait_for(lambda: len(stored(store)) == 2 and bool(received))
+    finally:
+        await uplinks.close()
+        await queue.close()
+    frames = stored(store)
+    assert [f["ack"] for f in frames] == [False, True]  # the second uplink asked for the downlink
+    assert unpack_frame(FIELDS, bytes.fromhex(str(frames[0]["data"]))) == {"temp": 21.25, "hum": 40}
+    assert unpack_frame(FIELDS, bytes.fromhex(str(frames[1]["data"])))["temp"] == -3.5
+    assert received == [bytes.fromhex("0123456789ABCDEF")]
+
+
+async def test_a_missing_modem_holds_frames_without_spending_the_budget(tmp_path: FsPath) -> None:
+    clock, sensors = Clock(NOON), Sensors()
+    queue = TelemetryQueue.in_state_dir(tmp_path)
+    uplinks = queued_uplinks(str(tmp_path / "no-such-tty"), queue, clock, sensors)
+    await uplinks.start()
+    try:
+        for _ in range(3):
+            await uplinks.queue_now()
+        await asyncio.sleep(0.5)
+        assert queue.depth("sigfox") == 3
+        assert uplinks.budget.uplinks_today(clock()) == 0 and uplinks.sent == 0
+    finally:
+        await uplinks.close()
+        await queue.close()
