@@ -1,5 +1,6 @@
 """``lwm2m-agent simulate`` with telemetry: within 20 s the emulator's API shows what the agent uploaded
-through every destination of device_profiles/simulator.toml."""
+through every destination of device_profiles/simulator.toml (Harvest Data and Files), and a Sigfox
+downlink posted to the API changes the resource the profile maps it to."""
 
 from __future__ import annotations
 
@@ -35,7 +36,11 @@ async def test_simulate_prints_ingest_ports_and_uploads_to_every_destination() -
                         if key in content and "id" in content:
                             seen[name] = {**content, "entry_time": entry["time"]}
                 await asyncio.sleep(0.5)
+            async with http.get(f"{p.api_url}/files?scope=private&prefix=/&limit=100") as answer:
+                assert answer.status == 200
+                listed = [f["filePath"] for f in await answer.json() if not f["isDirectory"]]
         assert set(seen) == set(DESTINATION_KEYS), f"missing after 20 s: {set(DESTINATION_KEYS) - set(seen)}"
+        assert listed and all(re.fullmatch(r"/lwm2m-agent/files/\d{8}T\d{6}Z\.csv", f) for f in listed), listed
         assert isinstance(seen["harvest"]["temp"], float) and isinstance(seen["harvest"]["time"], int)
         # Harvest over HTTP files the entry at the time the reading was taken.
         assert seen["harvest"]["entry_time"] == seen["harvest"]["time"]

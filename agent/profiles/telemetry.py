@@ -38,7 +38,7 @@ _PARAMS: dict[str, Param] = {
     "max_age": Param("number", example="max_age = 604800"),
     "retry_initial": Param("number"), "retry_max": Param("number"),
     "device_id": Param("str"), "device_secret": Param("str"),
-    "path": Param("str", example='path = "/logs/{endpoint}/{time}.csv"'),
+    "path": Param("str", example='path = "/logs/{name}/{datetime}.csv"'),
     "file": Param("str", example='file = "/var/log/syslog"'),
     "command": Param("argv", example='command = ["vcgencmd", "measure_temp"]'),
     "content_type": Param("str", example='content_type = "text/plain"'),

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from ..client.registration import Backoff
@@ -40,7 +42,11 @@ class NotReady(DeliveryError):
 
 
 class Transport(Protocol):
-    """Sends one reading to one receiver; raises DeliveryError unless the receiver took it."""
+    """Sends one reading to one receiver; raises DeliveryError unless the receiver took it.
+
+    A transport that sends several readings in one message also has ``batch_size`` (> 1), ``pace`` (seconds
+    to wait after each message) and ``deliver_many(readings)``.
+    """
 
     description: str
 
@@ -92,6 +98,15 @@ class Deliverer:
                     await self._wait(arrived, _EXPIRE_EVERY)
                     continue
                 self._acked_at = time.monotonic()
+                size = getattr(self.transport, "batch_size", 1)
+                if size > 1:  # a transport that takes several readings in one message (a CSV file)
+                    group = batch[:size]
+                    send_many = functools.partial(self.transport.deliver_many, group)  # type: ignore[attr-defined]
+                    await self._until_taken(send_many, group[0])
+                    self._acked += [reading.seq for reading in group]
+                    await self._commit()
+                    await asyncio.sleep(getattr(self.transport, "pace", 0.0))
+                    continue
                 for reading in batch:
                     await self._deliver(reading)
                     self._acked.append(reading.seq)
@@ -114,9 +129,12 @@ class Deliverer:
             raise
 
     async def _deliver(self, reading: Reading) -> None:
+        await self._until_taken(functools.partial(self.transport.deliver, reading), reading)
+
+    async def _until_taken(self, send: Callable[[], Awaitable[None]], reading: Reading) -> None:
         while True:
             try:
-                await self.transport.deliver(reading)
+                await send()
             except NotReady as exc:
                 await self._wait_retry(exc, reading, count=False)
                 continue

@@ -79,6 +79,10 @@ def build_transport(dest: DestinationSettings, endpoints: Endpoints, *,
         host, port = socket_address(dest.url, default)
         label = "Harvest" if what == "harvest" else "Unified Endpoint"
         return (TcpTransport if proto == "tcp" else UdpTransport)(host, port, body, what=label)
+    if kind == "files":
+        from .files import FilesTransport
+
+        return FilesTransport(dest, dest.url or endpoints.files_url)
     if kind == "publish":
         if not dest.device_id or not dest.device_secret:
             raise ValueError(f"telemetry {dest.name}: publish needs device_id and device_secret")
@@ -153,6 +157,24 @@ class Sampler:
                 next_at = loop.time() + self.dest.interval
 
 
+def _file_payload(dest: DestinationSettings) -> Callable[[dict[str, Value]], Awaitable[bytes | None]]:
+    """A Harvest Files reading: the file or the command's output, as it is now."""
+    from .delivery import DeliveryError
+    from .files import take_file
+
+    assert dest.file_source is not None
+    source = dest.file_source
+
+    async def take(_values: dict[str, Value]) -> bytes | None:
+        try:
+            return await take_file(source, dest.limits.max_bytes)
+        except DeliveryError as exc:
+            log.warning("telemetry %s: no file this time: %s", dest.name, exc.message)
+            return None
+
+    return take
+
+
 class TelemetryService:
     """Samplers and deliverers for every destination of ``settings``, over ``queue``."""
 
@@ -171,7 +193,8 @@ class TelemetryService:
             transport = build_transport(dest, self.endpoints, extra=extra_transport)
             self.deliverers[dest.name] = Deliverer(queue, dest.name, transport, limits=dest.limits,
                                                    retry_initial=dest.retry_initial, retry_max=dest.retry_max)
-            make = None if dest.transport in JSON_TRANSPORTS or extra_payload is None else extra_payload(dest)
+            make = _file_payload(dest) if dest.file_source is not None else (
+                None if dest.transport in JSON_TRANSPORTS or extra_payload is None else extra_payload(dest))
             self.samplers[dest.name] = Sampler(dest, queue, read, make)
 
     async def start(self) -> None:
