@@ -6,16 +6,31 @@ is where they meet: ``lwm2m-agent run`` and ``lwm2m-agent simulate`` both start 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from ..client.agent import LwM2MClient
+from ..core.model import Value
+from ..telemetry.delivery import Transport
 from ..telemetry.queue import TelemetryQueue
+from ..telemetry.send import SendTransport, senml_reading
 from ..telemetry.service import TelemetryService, tree_reader
-from ..telemetry.settings import Endpoints, TelemetrySettings
+from ..telemetry.settings import DestinationSettings, Endpoints, TelemetrySettings
 from ..tree import ObjectTree
 
 
 async def start_telemetry(settings: TelemetrySettings, tree: ObjectTree, client: LwM2MClient | None,
                           queue: TelemetryQueue, *, endpoints: Endpoints | None = None) -> TelemetryService:
     """The running telemetry of ``settings`` over ``queue`` (the caller's: it closes it after the service)."""
-    service = TelemetryService(settings, queue, tree_reader(tree), endpoints=endpoints)
+
+    def send_transport(dest: DestinationSettings) -> Transport | None:
+        if dest.transport != "lwm2m_send" or client is None:
+            return None
+        return SendTransport(client.send_payload)
+
+    def send_payload(dest: DestinationSettings) -> Callable[[dict[str, Value]], Awaitable[bytes | None]] | None:
+        return senml_reading(dest.resources, tree.models) if dest.transport == "lwm2m_send" else None
+
+    service = TelemetryService(settings, queue, tree_reader(tree), endpoints=endpoints,
+                               extra_transport=send_transport, extra_payload=send_payload)
     await service.start()
     return service
