@@ -23,6 +23,7 @@ from ..tree import ObjectTree
 from .systemd import Systemd
 
 if TYPE_CHECKING:
+    from ..telemetry.notifications import NotificationStore
     from ..telemetry.queue import TelemetryQueue
     from ..telemetry.service import TelemetryService
     from ..telemetry.settings import TelemetrySettings
@@ -122,16 +123,19 @@ class RunningAgent:
         self.uplinks: SigfoxUplinks | None = None
         self.telemetry: TelemetryService | None = None
         self.queue: TelemetryQueue | None = None
+        self.notifications: NotificationStore | None = None
 
     async def start(self, simulate: bool) -> None:
         await start_profile_tree(self.tree)
         await self.client.start()
         state_dir = self.client.settings.state_dir
         sigfox = self.profile.sigfox if self.profile is not None else None
-        if self.profile is not None and state_dir is not None and (self.profile.telemetry or sigfox is not None):
+        if state_dir is not None:
             from ..telemetry.queue import TelemetryQueue
+            from .telemetry import store_notifications
 
             self.queue = TelemetryQueue.in_state_dir(state_dir)
+            self.notifications = store_notifications(self.client, self.queue)
         if sigfox is not None:
             device = self.profile.serial_ports[sigfox.port].device if (
                 self.profile is not None and sigfox.port in self.profile.serial_ports) else sigfox.port
@@ -154,6 +158,8 @@ class RunningAgent:
             await self.telemetry.close()
         if self.uplinks is not None:
             await self.uplinks.close()
+        if self.notifications is not None:
+            await self.notifications.close()
         if self.queue is not None:
             await self.queue.close()
         await self.client.stop(deregister=True)

@@ -1,7 +1,8 @@
-"""Starting an agent's telemetry: the durable queue in its state directory, and every destination.
+"""Starting an agent's telemetry over its durable queue: every destination, and notification storing.
 
-Telemetry needs pieces of a running agent (the object tree to read, the LwM2M client for Send), so this
-is where they meet: ``lwm2m-agent run`` and ``lwm2m-agent simulate`` both start telemetry through here.
+Telemetry needs pieces of a running agent (the object tree to read, the LwM2M client for Send, its
+observations for notification storing), so this is where they meet: ``lwm2m-agent run`` and
+``lwm2m-agent simulate`` both start telemetry through here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from ..client.agent import LwM2MClient
 from ..core.model import Value
 from ..telemetry.delivery import Transport
+from ..telemetry.notifications import NotificationStore, server_storing
 from ..telemetry.queue import TelemetryQueue
 from ..telemetry.send import SendTransport, senml_reading
 from ..telemetry.service import TelemetryService, tree_reader
@@ -34,3 +36,21 @@ async def start_telemetry(settings: TelemetrySettings, tree: ObjectTree, client:
                                extra_transport=send_transport, extra_payload=send_payload)
     await service.start()
     return service
+
+
+def store_notifications(client: LwM2MClient, queue: TelemetryQueue) -> NotificationStore:
+    """Notification storing (Server object resource 6) for ``client``, started; ``close()`` it before the
+    client stops."""
+
+    def reachable() -> bool:
+        return client.engine is not None and client.engine.registered.is_set()
+
+    def storing_resource() -> object:
+        node = client.tree.objects.get(1)
+        for instance in node.instances.values() if node is not None else ():
+            return instance.stored(6)
+        return None
+
+    store = NotificationStore(queue, client.session.observations, reachable, server_storing(storing_resource))
+    store.start()
+    return store

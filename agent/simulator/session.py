@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 
 from ..core.errors import LwM2MError
-from ..daemon.telemetry import start_telemetry
+from ..daemon.telemetry import start_telemetry, store_notifications
 from ..profiles import build_agent_tree, load_profile, shipped_profile
+from ..telemetry.notifications import NotificationStore
 from ..telemetry.queue import TelemetryQueue
 from ..telemetry.service import TelemetryService
 from ..telemetry.settings import Endpoints, TelemetrySettings
@@ -147,6 +148,7 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         sim.add_serial_device("sigfox", modem)
     uplinks: SigfoxUplinks | None = None
     telemetry: TelemetryService | None = None
+    notifications: NotificationStore | None = None
     # The first agent's durable telemetry queue (Sigfox frames and every [telemetry.*] destination).
     state_dir = options.state_dir or FsPath(tempfile.mkdtemp(prefix="lwm2m-simulate-"))
     queue = TelemetryQueue.in_state_dir(state_dir)
@@ -180,6 +182,7 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         device_id = emulator.device_id(endpoint) or "?"
         reg = emulator.server.registration(endpoint)
         assert emulator.cloud is not None
+        notifications = store_notifications(first, queue)
         if profile.telemetry and device_id != "?":
             # The real network knows which SIM sends; here every upload from this host is the first agent's.
             emulator.config.source_resources[options.host] = ResourceRef("Device", device_id)
@@ -222,6 +225,8 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
             await telemetry.close()
         if uplinks is not None:
             await uplinks.close()
+        if notifications is not None:
+            await notifications.close()
         await queue.close()
         await fleet.stop(deregister=True)
         await sim.close()
