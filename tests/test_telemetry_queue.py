@@ -154,3 +154,19 @@ def test_http_answers() -> None:
     with pytest.raises(DeliveryError) as refused:
         check_http_answer(400, "Harvest Data is not enabled", retry_after=3)
     assert refused.value.retry_after is None
+
+
+async def test_queue_status_command(tmp_path: Path) -> None:
+    from support import run_cli
+
+    queue = TelemetryQueue.in_state_dir(tmp_path)
+    await queue.enqueue("harvest", b"{}")
+    await queue.failed("harvest", "answered 503 try later")
+    code, out = await run_cli("queue", "status", "--state-dir", str(tmp_path))
+    await queue.close()
+    assert code == 0, out
+    assert out.splitlines()[0] == "harvest" and "depth:        1 reading(s)" in out and "503 try later" in out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out = await run_cli("queue", "status", "--state-dir", str(empty))
+    assert code == 1 and "no telemetry queue" in out
