@@ -5,34 +5,15 @@ budget, and downlinks come back to the handler."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path as FsPath
 
-import pytest
-from test_sigfox_uplinks import DEVICE_ID, FIELDS, NOON, PAC, Clock, Sensors, stored
+from test_sigfox_uplinks import DEVICE_ID, FIELDS, NOON, Clock, Sensors, simulated, store, stored  # noqa: F401
 
 from agent.simulator.cloud.store import CloudStore
 from agent.simulator.sigfox_modem import SimulatedSigfoxModem
 from agent.telemetry.queue import TelemetryQueue
 from agent.telemetry.sigfox import SigfoxModem, SigfoxUplinks, unpack_frame
-
-
-@pytest.fixture
-def store() -> CloudStore:
-    cloud = CloudStore()
-    cloud.provision_sigfox_device(DEVICE_ID, PAC)
-    return cloud
-
-
-@pytest.fixture
-async def simulated(store: CloudStore) -> AsyncIterator[SimulatedSigfoxModem]:
-    async def on_uplink(device_id: str, data: bytes, want_downlink: bool) -> bytes | None:
-        return store.sigfox_uplink(device_id, data, want_downlink)
-
-    modem = SimulatedSigfoxModem(device_id=DEVICE_ID, pac=PAC, on_uplink=on_uplink)
-    await modem.start()
-    yield modem
-    await modem.close()
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -51,7 +32,7 @@ def queued_uplinks(port: str, queue: TelemetryQueue, clock: Clock, sensors: Sens
 
 
 async def test_the_141st_uplink_of_a_day_waits_in_the_queue_across_a_restart(
-        tmp_path: FsPath, simulated: SimulatedSigfoxModem, store: CloudStore) -> None:
+        tmp_path: FsPath, simulated: SimulatedSigfoxModem, store: CloudStore) -> None:  # noqa: F811 (fixtures)
     clock, sensors = Clock(NOON), Sensors()
     queue = TelemetryQueue.in_state_dir(tmp_path)
     uplinks = queued_uplinks(simulated.port, queue, clock, sensors)
@@ -85,7 +66,7 @@ async def test_the_141st_uplink_of_a_day_waits_in_the_queue_across_a_restart(
 
 
 async def test_frames_round_trip_and_a_downlink_reaches_the_handler(
-        tmp_path: FsPath, simulated: SimulatedSigfoxModem, store: CloudStore) -> None:
+        tmp_path: FsPath, simulated: SimulatedSigfoxModem, store: CloudStore) -> None:  # noqa: F811 (fixtures)
     clock, sensors = Clock(NOON), Sensors()
     received: list[bytes] = []
 

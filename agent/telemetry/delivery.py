@@ -15,8 +15,8 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from ..client.registration import Backoff
 from .queue import QueueLimits, Reading, TelemetryQueue
@@ -26,6 +26,26 @@ log = logging.getLogger(__name__)
 _ACK_BATCH = 64
 _ACK_DELAY = 0.2  # seconds a delivered reading may wait before its delete is committed
 _EXPIRE_EVERY = 60.0
+
+
+class LoopTask:
+    """The one background task of a telemetry part: started once, cancelled and awaited on stop."""
+
+    def __init__(self, run: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        self._run = run
+        self._name = name
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self._name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class DeliveryError(Exception):
@@ -67,21 +87,16 @@ class Deliverer:
         self.delivered = 0
         self.failures = 0
         queue.add_destination(destination, limits)
-        self._task: asyncio.Task[None] | None = None
+        self._loop = LoopTask(self._run, f"deliver-{destination}")
         self._last_error: str | None = None
         self._acked: list[int] = []  # delivered, delete not yet committed
         self._acked_at = 0.0
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"deliver-{self.destination}")
+        self._loop.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
         await self.transport.close()
 
     async def _run(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ from ..core.errors import LwM2MError
 from ..core.model import ObjectLink, Value
 from ..core.path import Path
 from ..tree import ObjectTree
-from .delivery import Deliverer, Transport
+from .delivery import Deliverer, LoopTask, Transport
 from .harvest import JsonBody, TcpTransport, UdpTransport, harvest_http, publish, unified_http, values_payload
 from .queue import TelemetryQueue
 from .settings import JSON_TRANSPORTS, DestinationSettings, Endpoints, TelemetrySettings
@@ -102,20 +101,15 @@ class Sampler:
         self.queue = queue
         self._read = read
         self._payload = make_payload or self._json_payload
-        self._task: asyncio.Task[None] | None = None
+        self._loop = LoopTask(self._run, f"sample-{dest.name}")
         self._unreadable: set[Path] = set()
         self.queued = 0
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"sample-{self.dest.name}")
+        self._loop.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
 
     async def sample(self) -> str | None:
         """Read and queue one reading now; returns its id (None when nothing could be read)."""
