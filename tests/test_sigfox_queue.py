@@ -53,6 +53,8 @@ async def test_the_141st_uplink_of_a_day_waits_in_the_queue_across_a_restart(
         await wait_for(lambda: len(stored(store)) == 140)
         await asyncio.sleep(0.3)
         assert len(stored(store)) == 140 and queue.depth("sigfox") == 1  # the 141st waits, not lost
+        status = {s.name: s for s in await queue.status()}["sigfox"]
+        assert status.last_error == "waiting: the Sigfox budget allows no uplink now"
     finally:
         await uplinks.close()
     clock.now += 86400  # the next UTC day: it goes

@@ -148,3 +148,26 @@ async def test_publish_backs_off_on_429_and_loses_nothing(
         await running.close()
     assert [r["n"] for r in unique(contents(store, "Device", "d-rate"))] == list(range(8))
     assert deliverer.failures >= 1  # at least one 429, waited out as Retry-After said
+
+
+@pytest.mark.parametrize("transport", ["harvest_http", "harvest_tcp", "harvest_udp", "unified_http", "unified_udp"])
+async def test_an_error_answer_keeps_the_reading_and_says_why(
+        transport: str, tmp_path: Path, cloud: tuple[RunningCloud, CloudStore, CloudConfig]) -> None:
+    running, store, config = cloud
+    config.harvest_enabled = False  # the group has Harvest off: every entry point answers 400
+    dest = DestinationSettings(name="h", transport=transport)
+    queue = TelemetryQueue.in_state_dir(tmp_path)
+    deliverer = Deliverer(queue, "h", build_transport(dest, emulator_endpoints(running)), retry_initial=0.05,
+                          retry_max=0.2)
+    await queue.enqueue("h", values_payload({"n": 1}))
+    deliverer.start()
+    try:
+        await wait_for(lambda: deliverer.failures >= 2)
+        status = {s.name: s for s in await queue.status()}["h"]
+        assert status.depth == 1 and status.last_error is not None and "400" in status.last_error
+        config.harvest_enabled = True
+        await wait_for(lambda: queue.depth("h") == 0)
+    finally:
+        await deliverer.close()
+        await queue.close()
+    assert [r["n"] for r in contents(store)] == [1]

@@ -89,6 +89,7 @@ class Deliverer:
         queue.add_destination(destination, limits)
         self._loop = LoopTask(self._run, f"deliver-{destination}")
         self._last_error: str | None = None
+        self._waiting: str | None = None
         self._acked: list[int] = []  # delivered, delete not yet committed
         self._acked_at = 0.0
 
@@ -159,6 +160,7 @@ class Deliverer:
             except (TimeoutError, OSError) as exc:
                 await self._wait_retry(DeliveryError(f"{type(exc).__name__}: {exc}"), reading, count=True)
                 continue
+            self._waiting = None
             if self._last_error is not None:
                 log.info("telemetry %s: delivering again to %s", self.destination, self.transport.description)
                 self._last_error = None
@@ -177,6 +179,10 @@ class Deliverer:
                             self.transport.description, reading.reading_id, exc.message, delay)
             self._last_error = exc.message
             await self.queue.failed(self.destination, exc.message)
+        elif exc.message != self._waiting:  # not a failure, but queue status says why readings wait
+            log.info("telemetry %s: waiting: %s", self.destination, exc.message)
+            await self.queue.failed(self.destination, f"waiting: {exc.message}")
+        self._waiting = None if count else exc.message
         await asyncio.sleep(delay)
 
     @staticmethod
