@@ -153,7 +153,8 @@ class TelemetryQueue:
     def add_destination(self, name: str, limits: QueueLimits | None = None) -> None:
         """Declare a destination and its limits (readings for an undeclared one get the defaults)."""
         self._limits[name] = limits or QueueLimits()
-        self._db.execute("INSERT OR IGNORE INTO destinations (name) VALUES (?)", (name,))
+        # On the queue's own thread, like every other use of the connection (it is not shared between threads).
+        self._executor.submit(self._db.execute, "INSERT OR IGNORE INTO destinations (name) VALUES (?)", (name,))
 
     def limits(self, name: str) -> QueueLimits:
         return self._limits.get(name) or QueueLimits()
