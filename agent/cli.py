@@ -114,6 +114,9 @@ def profile_check(path: FsPath, simulate_hardware: bool) -> None:
             server = loaded.server.uri or loaded.server.bootstrap_uri
             click.echo(f"endpoint: {loaded.server.endpoint}    server: {server}")
             click.echo(describe_tree(tree))
+            for dest in loaded.telemetry.destinations:
+                keys = ", ".join(f"{key}={path}" for key, path in dest.resources) or "a file"
+                click.echo(f"telemetry {dest.name}: {dest.transport} every {dest.interval:g} s: {keys}")
         finally:
             await close_tree(tree)
 

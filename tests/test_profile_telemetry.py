@@ -139,3 +139,14 @@ def test_sigfox_downlink_to_a_read_only_resource(tmp_path: Path) -> None:
 def test_sigfox_downlink_longer_than_8_bytes(tmp_path: Path) -> None:
     check(tmp_path, HEAD + SIGFOX + 'downlink = [{ path = "/3311/0/5851", format = "uint:64", name = "a" },  #<\n'
           '  { path = "/3311/0/5850", format = "bool", name = "b" }]\n', "sigfox.downlink", "take 9 bytes")
+
+
+async def test_profile_check_lists_the_destinations(tmp_path: Path) -> None:
+    from support import run_cli
+
+    path = tmp_path / "pi.toml"
+    path.write_text(HEAD + '[telemetry.harvest]\ntransport = "harvest_http"\nresources = { temp = "/3303/0/5700" }\n'
+                    'interval = 30\n')
+    code, out = await run_cli("profile", "check", str(path))
+    assert code == 0, out
+    assert "telemetry harvest: harvest_http every 30 s: temp=/3303/0/5700" in out
