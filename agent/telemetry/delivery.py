@@ -160,6 +160,11 @@ class Deliverer:
             except (TimeoutError, OSError) as exc:
                 await self._wait_retry(DeliveryError(f"{type(exc).__name__}: {exc}"), reading, count=True)
                 continue
+            except Exception as exc:  # a bug must not stop the destination for good: say it, and try again
+                log.exception("telemetry %s: sending reading %s failed", self.destination, reading.reading_id)
+                await self._wait_retry(DeliveryError(f"internal error: {type(exc).__name__}: {exc}"), reading,
+                                       count=True)
+                continue
             self._waiting = None
             if self._last_error is not None:
                 log.info("telemetry %s: delivering again to %s", self.destination, self.transport.description)
