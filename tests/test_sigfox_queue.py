@@ -108,3 +108,20 @@ async def test_a_missing_modem_holds_frames_without_spending_the_budget(tmp_path
     finally:
         await uplinks.close()
         await queue.close()
+
+
+async def test_a_downlink_becomes_writes_and_an_execute_on_the_tree() -> None:
+    from support import build_tree
+
+    from agent.core.path import Path
+    from agent.telemetry.sigfox_downlink import downlink_handler
+    from agent.telemetry.sigfox_spec import parse_field_format
+
+    tree = build_tree("coap://127.0.0.1:5683")
+    fields = [parse_field_format(Path(32769, 0, 1), "level", "0:int:16"),
+              parse_field_format(Path(32769, 0, 4), "flag", "2:bool:7")]
+    apply = downlink_handler(tree, fields, Path(32769, 0, 12))  # 12 executes, keeping its argument in 13
+    await apply(bytes.fromhex("FFF6800000000000"))
+    assert (await tree.read(Path(32769, 0, 1)))[0].value == -10
+    assert (await tree.read(Path(32769, 0, 4)))[0].value is True
+    assert (await tree.read(Path(32769, 0, 13)))[0].value == "FFF6800000000000"

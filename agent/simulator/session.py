@@ -7,6 +7,7 @@ three curl commands (read, write, observe) that work as printed against the runn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import shlex
 import socket
@@ -85,6 +86,15 @@ async def sensors_ready(tree: ObjectTree, fields: list[SigfoxField], timeout: fl
             return
         except LwM2MError:
             await asyncio.sleep(0.2)
+
+
+async def first_uplink(uplinks: SigfoxUplinks, timeout: float = 5.0) -> None:
+    """Wait (a little) until the first frame went through the queue and the modem, so what simulate prints
+    can already be seen in the API."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while uplinks.sent == 0 and uplinks.failed == 0:
+                await asyncio.sleep(0.02)
 
 
 def emulator_endpoints(cloud: RunningCloud) -> Endpoints:
@@ -176,6 +186,7 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
             # The first uplink goes at start; give the simulated sensors a moment to print a line.
             await sensors_ready(fleet.agents[0].tree, profile.sigfox.telemetry_fields() if profile.sigfox else [])
             await uplinks.start()
+            await first_uplink(uplinks)
         credentials = await emulator.login()
         first = fleet.agents[0]
         endpoint = first.settings.registration.endpoint
