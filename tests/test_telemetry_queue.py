@@ -170,3 +170,15 @@ async def test_queue_status_command(tmp_path: Path) -> None:
     empty.mkdir()
     code, out = await run_cli("queue", "status", "--state-dir", str(empty))
     assert code == 1 and "no telemetry queue" in out
+
+
+def test_telemetry_does_not_import_the_profile_code() -> None:
+    import subprocess
+    import sys
+
+    modules = ["queue", "delivery", "harvest", "files", "send", "notifications", "service", "settings", "status",
+               "sigfox", "sigfox_downlink"]
+    code = "; ".join(f"import agent.telemetry.{m}" for m in modules)
+    out = subprocess.run([sys.executable, "-c", code + "; import sys; print('agent.profiles' in sys.modules)"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"
