@@ -26,12 +26,14 @@ async def run_worker(state_dir: Path, url: str, run: int, count: int, kill_after
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     if kill_after is None:
         out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    else:
-        await asyncio.sleep(kill_after)
-        proc.send_signal(signal.SIGKILL)
-        out, _ = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode == -signal.SIGKILL
-    return out.decode().splitlines()
+        return out.decode().splitlines()
+    assert proc.stdout is not None
+    first = await asyncio.wait_for(proc.stdout.readline(), 60)  # started: it queues (slow on a loaded machine)
+    await asyncio.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == -signal.SIGKILL
+    return (first + out).decode().splitlines()
 
 
 async def test_kill_9_while_queueing_and_uploading_loses_no_acknowledged_reading(tmp_path: Path) -> None:
@@ -49,11 +51,11 @@ async def test_kill_9_while_queueing_and_uploading_loses_no_acknowledged_reading
                 await running.close()
             if run == 4:
                 running = await start_cloud(config, store, ports=CloudPorts(harvest=port))
-            lines = await run_worker(tmp_path, url, run, 100_000, kill_after=rng.uniform(0.6, 1.5))
+            lines = await run_worker(tmp_path, url, run, 100_000, kill_after=rng.uniform(0.05, 1.0))
             acks = {(int(p[1]), int(p[2])) for p in (ln.split() for ln in lines) if len(p) == 3 and p[0] == "ACK"}
             assert acks, f"run {run} acknowledged nothing before the kill"
             acknowledged |= acks
-        assert len(acknowledged) > 500
+        assert len(acknowledged) > 100
         lines = await run_worker(tmp_path, url, 99, 0, kill_after=None)
         assert lines[-1] == "DRAINED"
     finally:
