@@ -1,6 +1,6 @@
 """Sigfox through the durable queue: frames round-trip through the simulated modem on a real pty, the day's
-budget survives a restart (the 141st uplink waits), a missing modem holds frames instead of spending the
-budget, and downlinks come back to the handler."""
+budget survives a restart (the 141st uplink waits, and its saved form round-trips), a missing modem holds
+frames instead of spending the budget, and downlinks come back to the handler and onto the tree."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path as FsPath
 
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from test_sigfox_uplinks import DEVICE_ID, FIELDS, NOON, Clock, Sensors, simulated, store, stored  # noqa: F401
 
 from agent.simulator.cloud.store import CloudStore
@@ -125,3 +127,36 @@ async def test_a_downlink_becomes_writes_and_an_execute_on_the_tree() -> None:
     assert (await tree.read(Path(32769, 0, 1)))[0].value == -10
     assert (await tree.read(Path(32769, 0, 4)))[0].value is True
     assert (await tree.read(Path(32769, 0, 13)))[0].value == "FFF6800000000000"
+
+
+@given(st.integers(0, 140), st.integers(0, 4), st.floats(0, 86399, allow_nan=False))
+def test_budget_snapshot_round_trips(uplinks: int, downlinks: int, offset: float) -> None:
+    from agent.telemetry.sigfox import SigfoxBudget
+
+    now = NOON - 43200 + offset  # within one UTC day
+    budget = SigfoxBudget()
+    for i in range(uplinks):
+        budget.spend(now, downlink=i < downlinks)
+    restored = SigfoxBudget()
+    restored.restore(budget.snapshot())
+    assert restored.uplinks_today(now) == uplinks and restored.downlinks_today(now) == min(uplinks, downlinks)
+    assert restored.refusal(now) == budget.refusal(now)
+
+
+@given(st.one_of(st.text(max_size=80), st.just('{"day": "x"}'), st.just("[]"), st.just('{"uplinks": 3}')))
+def test_a_budget_snapshot_that_does_not_parse_counts_the_day_as_spent(text: str) -> None:
+    import json
+    import time as clock
+
+    from agent.telemetry.sigfox import SigfoxBudget
+
+    try:  # a snapshot restore() can take: three whole numbers (and a time or nothing as "last")
+        state = json.loads(text)
+        [int(state[k]) for k in ("day", "uplinks", "downlinks")]
+        usable = state.get("last") is None or float(state["last"]) is not None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        usable = False
+    assume(not usable)
+    budget = SigfoxBudget()
+    budget.restore(text)  # never raises
+    assert budget.refusal(clock.time()) is not None  # over-counting costs uplinks; under-counting breaks the contract

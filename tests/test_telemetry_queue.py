@@ -182,3 +182,15 @@ def test_telemetry_does_not_import_the_profile_code() -> None:
     out = subprocess.run([sys.executable, "-c", code + "; import sys; print('agent.profiles' in sys.modules)"],
                          capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "False"
+
+
+_HOSTS = st.one_of(st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,3}", fullmatch=True),
+                   st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(lambda a: f"[{a}]"))
+
+
+@given(_HOSTS, st.integers(1, 65535), st.sampled_from(["", "tcp://", "udp://"]))
+def test_socket_urls_read_back(host: str, port: int, scheme: str) -> None:
+    from agent.telemetry.service import socket_address
+
+    assert socket_address(f"{scheme}{host}:{port}", ("x", 1)) == (host.strip("[]"), port)
+    assert socket_address(None, ("harvest.soracom.io", 8514)) == ("harvest.soracom.io", 8514)
