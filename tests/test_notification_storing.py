@@ -157,3 +157,25 @@ async def test_with_storing_off_notifications_of_an_outage_are_dropped(
         assert (await again.next(5)).value() == 7  # no stored 1, 2, 3 came before it
     finally:
         await store.close()
+
+
+async def test_an_observation_the_server_cancels_is_not_kept_for_later(
+        setup: tuple[LwM2MServer, Relay, LwM2MClient, TelemetryQueue]) -> None:
+    server, _, client, queue = setup
+    store = store_notifications(client, queue)
+    store.observe_grace = 0.5
+    other = Path(32769, 0, 3)
+    try:
+        cancelled = await server.observe(ENDPOINT, str(OBSERVED), ContentFormat.TEXT)
+        await cancelled.cancel("rst")  # the server forgets the token: the next CON notification gets an RST
+        for value in range(client.session.observations.confirmable_every + 4):
+            observed(client).set(1000 + value)
+            await asyncio.sleep(0.01)
+        await until(lambda: len(client.session.observations) == 0, 10)  # ended, not parked for ever
+        watched = await server.observe(ENDPOINT, str(other), ContentFormat.TEXT)
+        cast(StoredValue, client.tree.binding(other)[1]).set(99.5)
+        assert (await watched.next(5)).value() == 99.5  # nothing held back behind the cancelled one
+        await until(lambda: queue.depth(DESTINATION) == 0)
+        assert store.replayed == 0 and store.dropped == store.stored  # what it kept meanwhile went nowhere
+    finally:
+        await store.close()

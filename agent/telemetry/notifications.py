@@ -114,27 +114,32 @@ class NotificationStore:
         write.add_done_callback(self._writes.discard)
         return True
 
+    def _online_for(self) -> float:
+        """Seconds the agent has been registered without a break (0 while it is not)."""
+        now = asyncio.get_running_loop().time()
+        if not self._reachable():
+            self._online_since = None
+            return 0.0
+        if self._online_since is None:
+            self._online_since = now
+        return now - self._online_since
+
     async def _end_stale_parked(self) -> None:
         """A parked observation that its server has not observed again ``observe_grace`` s after the agent
         is registered again has nobody to notify: end it."""
-        online_for = 0.0
         while True:
-            await asyncio.sleep(1.0)
-            online_for = online_for + 1.0 if self._reachable() else 0.0
-            if online_for >= self.observe_grace and self.registry.close_parked():
+            await asyncio.sleep(min(1.0, self.observe_grace / 4))
+            if self._online_for() >= self.observe_grace and self.registry.close_parked():
                 log.info("observations that ended in the outage and were not observed again are closed")
 
     # ---- sending them late -----------------------------------------------------------------------
     async def replay(self, reading: Reading) -> None:
-        if not self._reachable():
-            self._online_since = None
+        online_for = self._online_for()
+        if online_for == 0.0 and not self._reachable():
             raise NotReady("not registered", retry_after=0.2)
-        loop = asyncio.get_running_loop()
-        if self._online_since is None:
-            self._online_since = loop.time()
         record = cbor2.loads(reading.payload)
         obs = self.registry.find(record["token"], [Path.parse(text) for text in record["paths"]])
-        if obs is None and loop.time() - self._online_since < self.observe_grace:
+        if obs is None and online_for < self.observe_grace:
             # A failed Register/Update makes aiocoap end the observations of that server; give the server
             # time to observe again after it registered us anew.
             raise NotReady("waiting for the server to observe again", retry_after=0.2)
