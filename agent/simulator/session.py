@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import shlex
+import shutil
 import socket
 import tempfile
 import time
@@ -239,6 +240,8 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         if notifications is not None:
             await notifications.close()
         await queue.close()
+        if options.state_dir is None:  # our temporary folder: its queue goes with the emulator it fed
+            shutil.rmtree(state_dir, ignore_errors=True)
         await fleet.stop(deregister=True)
         await sim.close()
         if modem is not None:
