@@ -299,7 +299,7 @@ class ObservationRegistry:
         key = (obs.remote, obs.token)
         if self._by_token.get(key) is obs:
             del self._by_token[key]
-        if not obs.done.done():
+        if not obs.done.done() and not obs.parked:  # a parked observation has no pipe left to answer on
             obs.pipe.add_response(error_response(exc), is_last=True)
         self._close(obs)
 

@@ -76,6 +76,7 @@ class NotificationStore:
         if self.registry.hold == self.hold:
             self.registry.hold = None
             self.registry.park = None
+            self.registry.close_parked()  # nothing would take what they notify any more
         for write in list(self._writes):
             await asyncio.shield(write)
         await self.deliverer.close()
