@@ -194,6 +194,9 @@ def profile_check(path: FsPath, simulate_hardware: bool) -> None:
             server = loaded.server.uri or loaded.server.bootstrap_uri
             click.echo(f"endpoint: {loaded.server.endpoint}    server: {server}")
             click.echo(describe_tree(tree))
+            for dest in loaded.telemetry.destinations:
+                keys = ", ".join(f"{key}={path}" for key, path in dest.resources) or "a file"
+                click.echo(f"telemetry {dest.name}: {dest.transport} every {dest.interval:g} s: {keys}")
         finally:
             await close_tree(tree)
 
@@ -281,10 +284,23 @@ def objects_validate(paths: tuple[FsPath, ...]) -> None:
                    "identity = device id, key = its secret key.")
 @click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=FsPath), default=None,
               help="Device profile of the simulated agents [default: device_profiles/simulator.toml].")
+@click.option("--harvest-port", default=8081, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTP port of the emulated Harvest Data entry point (harvest.soracom.io).")
+@click.option("--harvest-socket-port", default=8514, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP and UDP port of the emulated Harvest Data entry point (harvest.soracom.io:8514).")
+@click.option("--unified-port", default=8082, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTP port of the emulated Unified Endpoint (uni.soracom.io).")
+@click.option("--unified-socket-port", default=23080, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP and UDP port of the emulated Unified Endpoint (uni.soracom.io:23080).")
+@click.option("--files-port", default=8083, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTP port of the emulated Harvest Files entry point (harvest-files.soracom.io).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=FsPath), default=None,
+              help="State directory of the first agent (its telemetry queue) [default: a new temporary one].")
 @click.option("-v", "--verbose", count=True)
 def simulate(count: int, api_port: int, lwm2m_port: int | None, bootstrap_port: int, auth_key_id: str, auth_key: str,
              state_file: FsPath | None, lifetime: int, lwm2m_version: str | None, no_bootstrap: bool,
-             security: str, profile: FsPath | None, verbose: int) -> None:
+             security: str, profile: FsPath | None, harvest_port: int, harvest_socket_port: int, unified_port: int,
+             unified_socket_port: int, files_port: int, state_dir: FsPath | None, verbose: int) -> None:
     """Start the local Soracom cloud emulator and agents on simulated hardware (no SIM, no internet)."""
     from .simulator.session import SimulateOptions, run_simulation
 
@@ -294,12 +310,35 @@ def simulate(count: int, api_port: int, lwm2m_port: int | None, bootstrap_port: 
         lwm2m_port=lwm2m_port if lwm2m_port is not None else (5684 if security == "psk" else 5683),
         auth_key_id=auth_key_id, auth_key=auth_key, state_file=state_file, lifetime=lifetime,
         lwm2m_version=lwm2m_version, bootstrap=not no_bootstrap, profile=profile, security=security,
+        harvest_port=harvest_port, harvest_socket_port=harvest_socket_port, unified_port=unified_port,
+        unified_socket_port=unified_socket_port, files_port=files_port, state_dir=state_dir,
     )
     try:
         run_until_signal(lambda stop: run_simulation(options, stop, click.echo))
     except OSError as exc:
         raise click.ClickException(f"cannot start the simulator: {exc} (choose other ports with --api-port, "
-                                   "--lwm2m-port and --bootstrap-port, or 0 for any free port)") from None
+                                   "--lwm2m-port, --bootstrap-port, --harvest-port, --harvest-socket-port, "
+                                   "--unified-port, --unified-socket-port and --files-port, or 0 for any free "
+                                   "port)") from None
+
+
+@main.group()
+def queue() -> None:
+    """The durable telemetry queue in an agent's state directory."""
+
+
+@queue.command("status")
+@click.option("--state-dir", type=click.Path(exists=True, file_okay=False, path_type=FsPath), required=True,
+              help="The agent's state directory (its --state-dir).")
+def queue_status(state_dir: FsPath) -> None:
+    """For each destination: readings waiting, age of the oldest, last success, last error, readings dropped."""
+    from .telemetry.status import format_status, load_status
+
+    try:
+        statuses = load_status(state_dir)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_status(statuses))
 
 
 if __name__ == "__main__":

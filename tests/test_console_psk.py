@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 from support import CLI
 from test_console import (  # noqa: F401  (browser is a fixture)
     Simulator,
@@ -21,9 +23,6 @@ from test_console import (  # noqa: F401  (browser is a fixture)
     shown,
     wait_for,
 )
-
-from selenium.webdriver.common.by import By  # noqa: E402  (after test_console's importorskip)
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,7 @@ async def test_registers_with_the_profile_objects(sim_agent: SimAgent) -> None:
     links = set(sim_agent.server.registration(EP).object_links)
     assert {"/3/0", "/4/0", "/6/0", "/3303/0", "/3303/1", "/3304/0", "/3347/0", "/3311/0", "/3200/0",
             "/30000/0"} <= {link.split(";")[0] for link in links}
-    assert sim_agent.server.registration(EP).lwm2m_version == "1.0"
+    assert sim_agent.server.registration(EP).lwm2m_version == "1.1"  # the simulator profile uses Send
 
 
 async def test_simulated_temperature_moves_and_notifies(sim_agent: SimAgent) -> None:

@@ -258,13 +258,17 @@ class LwM2MClient:
 
         Returns the server's response code (``"2.04"`` when it took them).
         """
+        values = await read_composite(self.session, list(paths))
+        return await self.send_payload(encoder_for(content_format).encode(Path(), values, self.tree.models),
+                                       content_format)
+
+    async def send_payload(self, payload: bytes, content_format: int = ContentFormat.SENML_CBOR) -> str:
+        """Send (``POST /dp``) of a payload already encoded (telemetry queues it, with its time, before)."""
         if self.link is None or self.engine is None or not self.engine.registered.is_set():
             raise RuntimeError("send needs a registered client")
         if self.session.lwm2m_version == "1.0":
             raise RuntimeError("send is LwM2M 1.1; the server registered this client as 1.0")
-        values = await read_composite(self.session, list(paths))
-        msg = Message(code=Code.POST, uri=f"{self.settings.registration.server_uri.rstrip('/')}/dp",
-                      payload=encoder_for(content_format).encode(Path(), values, self.tree.models))
+        msg = Message(code=Code.POST, uri=f"{self.settings.registration.server_uri.rstrip('/')}/dp", payload=payload)
         msg.opt.content_format = CoapContentFormat(content_format)
         response = await self.link.request(msg)
         return str(response.code.dotted)

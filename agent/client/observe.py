@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -64,6 +64,7 @@ class ActiveObservation:
     dirty: bool = False
     unsubscribers: list[object] = field(default_factory=list)
     last_confirmable: float = 0.0
+    parked: bool = False  # its pipe is gone; it notifies into notification storing only
 
     @property
     def path(self) -> Path:
@@ -79,6 +80,11 @@ class ObservationRegistry:
     def __init__(self) -> None:
         self._by_token: dict[tuple[object, bytes], ActiveObservation] = {}
         self.notifications_sent = 0
+        # Notification storing: asked before each notification goes out; True means it took the message
+        # (stored it while the server cannot be reached, or dropped it as the Server object says). ``park``
+        # is asked when the transport ends an observation; True keeps it notifying into ``hold``.
+        self.hold: Callable[[ActiveObservation, Message], bool] | None = None
+        self.park: Callable[[ActiveObservation], bool] | None = None
 
     def __len__(self) -> int:
         return len(self._by_token)
@@ -120,14 +126,42 @@ class ObservationRegistry:
         first.opt.content_format = CoapContentFormat(content_format)
         first.opt.observe = 0
         pipe.add_response(first, is_last=False)
+        for parked in [o for o in self._by_token.values() if o.parked and o.paths == paths]:
+            self._close(parked)  # observed again after an outage: the new observation takes over
+        self._by_token = {k: o for k, o in self._by_token.items() if not o.done.done()}
         self._schedule(obs)
         try:
-            await obs.done
+            await asyncio.shield(obs.done)  # a cancelled pipe leaves obs.done pending: it may be parked
         finally:
-            # Reached on cancel by the server (the pipe's task is cancelled) and on our own close.
-            if self._by_token.get(key) is obs:
-                del self._by_token[key]
-            self._teardown(obs)
+            # Reached on cancel by the server (the pipe's task is cancelled) and on our own close. aiocoap
+            # also ends the observations of a server a Register/Update could not reach: notification
+            # storing may then keep the observation going, its notifications held for later (parked).
+            if not obs.done.done() and self.park is not None and self.park(obs):
+                obs.parked = True
+            else:
+                if self._by_token.get(key) is obs:
+                    del self._by_token[key]
+                self._teardown(obs)
+
+    def find(self, token: bytes, paths: list[Path]) -> ActiveObservation | None:
+        """Where a stored notification can still go: the live observation on ``token``, else one of the same
+        paths (the server observed again after the outage ended the old one), if any."""
+        live = [obs for obs in self._by_token.values() if not obs.done.done() and not obs.parked]
+        return next((obs for obs in live if obs.token == token), None) or next(
+            (obs for obs in live if obs.paths == paths), None)
+
+    def close_parked(self, only: ActiveObservation | None = None) -> int:
+        """End the parked observations (their server did not observe again), or just ``only``; returns how
+        many."""
+        parked = [key for key, obs in self._by_token.items() if obs.parked and (only is None or obs is only)]
+        for key in parked:
+            self._close(self._by_token.pop(key))
+        return len(parked)
+
+    def next_sequence(self, obs: ActiveObservation) -> int:
+        """Take the next Observe number of ``obs`` (for a notification sent outside ``_send``)."""
+        obs.sequence = (obs.sequence + 1) % _OBSERVE_MODULO
+        return obs.sequence
 
     def cancel(self, remote: object, token: bytes, path: Path) -> None:
         """Cancel by GET Observe=1: the observation on that token, and any of that peer on that path."""
@@ -253,6 +287,8 @@ class ObservationRegistry:
         msg = Message(code=Code.CONTENT, payload=payload, transport_tuning=_RELIABLE if confirmable else _UNRELIABLE)
         msg.opt.content_format = CoapContentFormat(obs.content_format)
         msg.opt.observe = obs.sequence
+        if self.hold is not None and self.hold(obs, msg):
+            return
         obs.pipe.add_response(msg, is_last=False)
         self.notifications_sent += 1
 
@@ -263,7 +299,7 @@ class ObservationRegistry:
         key = (obs.remote, obs.token)
         if self._by_token.get(key) is obs:
             del self._by_token[key]
-        if not obs.done.done():
+        if not obs.done.done() and not obs.parked:  # a parked observation has no pipe left to answer on
             obs.pipe.add_response(error_response(exc), is_last=True)
         self._close(obs)
 

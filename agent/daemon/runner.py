@@ -34,6 +34,10 @@ from .status_socket import SOCKET_NAME, StatusServer
 from .systemd import Systemd
 
 if TYPE_CHECKING:
+    from ..telemetry.notifications import NotificationStore
+    from ..telemetry.queue import TelemetryQueue
+    from ..telemetry.service import TelemetryService
+    from ..telemetry.settings import TelemetrySettings
     from ..telemetry.sigfox import SigfoxUplinks
 
 log = logging.getLogger("agent")
@@ -110,6 +114,8 @@ def client_settings(options: AgentOptions, server: ServerProfile) -> ClientSetti
 
 async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, ClientSettings]:
     profile = load_profile(options.profile) if options.profile else None
+    if profile is not None and profile.telemetry:
+        profile.telemetry = usable_telemetry(profile, options.state_dir)
     for warning in profile.warnings if profile else []:
         log.warning("%s", warning)
     server = server_profile(options, profile)
@@ -123,6 +129,24 @@ async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, Clie
     return profile, tree, settings
 
 
+def usable_telemetry(profile: Profile, state_dir: FsPath | None) -> TelemetrySettings:
+    """The destinations this run can serve; each one it cannot is said in an ERROR line, not dropped quietly."""
+    from ..telemetry.settings import TelemetrySettings
+
+    if state_dir is None:
+        log.error("telemetry is OFF: its durable queue lives in the state directory; run with --state-dir DIR "
+                  "(the systemd unit gives /var/lib/lwm2m-agent)")
+        return TelemetrySettings()
+    kept = []
+    for dest in profile.telemetry.destinations:
+        if dest.transport == "publish" and not (dest.device_id and dest.device_secret):
+            log.error("telemetry.%s is OFF: publish needs the device id and secret; set device_id and device_secret "
+                      "there, or psk_identity and psk_key under [server]", dest.name)
+            continue
+        kept.append(dest)
+    return TelemetrySettings(tuple(kept))
+
+
 class RunningAgent:
     """The tree, the client and the telemetry of one profile, started and stopped together."""
 
@@ -132,29 +156,50 @@ class RunningAgent:
         self.client = LwM2MClient(tree, settings)
         self.uplinks: SigfoxUplinks | None = None
         self.stopped = False
+        self.telemetry: TelemetryService | None = None
+        self.queue: TelemetryQueue | None = None
+        self.notifications: NotificationStore | None = None
 
     async def start(self, simulate: bool) -> None:
         await start_profile_tree(self.tree)
         await self.client.start()
+        state_dir = self.client.settings.state_dir
         sigfox = self.profile.sigfox if self.profile is not None else None
+        if state_dir is not None:
+            from ..telemetry.queue import TelemetryQueue
+            from .telemetry import store_notifications
+
+            self.queue = TelemetryQueue.in_state_dir(state_dir)
+            self.notifications = store_notifications(self.client, self.queue)
         if sigfox is not None:
             device = self.profile.serial_ports[sigfox.port].device if (
                 self.profile is not None and sigfox.port in self.profile.serial_ports) else sigfox.port
             if device.startswith("sim:"):
                 log.warning("Sigfox modem %s exists only under `lwm2m-agent simulate`; no uplinks", device)
             else:
-                from ..telemetry.from_profile import sigfox_uplinks
-
-                uplinks = sigfox_uplinks(sigfox, self.tree, device, simulate=simulate)
+                if self.queue is None:
+                    log.warning("no --state-dir: Sigfox frames are sent without the durable queue, and the daily "
+                                "budget starts afresh at every restart")
+                uplinks = sigfox.uplinks(self.tree, device, simulate=simulate, queue=self.queue)
                 await uplinks.start()
                 self.uplinks = uplinks
+        if self.profile is not None and self.profile.telemetry and self.queue is not None:
+            from .telemetry import start_telemetry
+
+            self.telemetry = await start_telemetry(self.profile.telemetry, self.tree, self.client, self.queue)
 
     async def stop(self) -> None:
         if self.stopped:
             return
         self.stopped = True
+        if self.telemetry is not None:
+            await self.telemetry.close()
         if self.uplinks is not None:
             await self.uplinks.close()
+        if self.notifications is not None:
+            await self.notifications.close()
+        if self.queue is not None:
+            await self.queue.close()
         await self.client.stop(deregister=True)
         await close_tree(self.tree)
 

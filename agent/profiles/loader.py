@@ -27,6 +27,9 @@ from ..hardware import FACTS
 from ..hardware.serial_bindings import NMEA_FIELDS
 from ..models import load_models, shipped_models
 from ..shipped_files import shipped_dir
+from ..telemetry.sigfox_frame import frame_length
+from ..telemetry.sigfox_modem import DOWNLINK_BYTES
+from ..telemetry.sigfox_uplinks import DAILY_DOWNLINKS, DAILY_UPLINKS
 from .build import assemble_tree
 from .context import SERIAL_SETTINGS, HardwareContext, resolve_port
 from .endpoint import TemplateError, default_endpoint_name, resolve_endpoint_template
@@ -46,10 +49,11 @@ from .kinds import (
 from .locate import LineIndex
 from .sigfox import MIN_SENSIBLE_INTERVAL, SigfoxField, SigfoxProfile, profile_field
 from .spec import BindingSpec, InstanceSpec, Profile, SerialPortSpec, ServerProfile, ShortcutSpec
+from .telemetry import load_telemetry
 from .values import toml_to_content, toml_to_value
 
 MAX_PROFILE_BYTES = 1024 * 1024
-_TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox")
+_TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox", "telemetry")
 _SERVER_KEYS = ("uri", "endpoint", "lifetime", "binding", "lwm2m_version", "bootstrap", "psk_identity", "psk_key",
                 "psk_key_file", "short_server_id", "soracom")
 _BINDING_MODES = re.compile(r"^(U|UQ|S|SQ|US|UQS|T|TQ|N|NQ|[UMHTSNQ]{1,6})$")
@@ -193,6 +197,11 @@ class _Loader:
         if "sigfox" in doc:
             profile.sigfox = self.sigfox(self.table(doc["sigfox"], self.top.at("sigfox"), "write [sigfox]"),
                                          instances)
+        if "telemetry" in doc:
+            where = self.top.at("telemetry")
+            profile.telemetry = load_telemetry(
+                self.table(doc["telemetry"], where, "write [telemetry.NAME] tables"), where,
+                lambda raw, at: self.readable_resource(raw, at, instances), server, server.lwm2m_version)
         # Every argument a backend would refuse is refused now: construct everything once, touching nothing.
         dry = HardwareContext(mode="dry", profile_dir=self.dir, serial_ports=self.serial_ports)
         assemble_tree(profile, dry)
@@ -593,6 +602,33 @@ class _Loader:
                                                 "remove initial")
             toml_to_value(p["initial"], rmodel.type, where.at("initial"))
 
+    def readable_resource(self, raw: object, where: Where, instances: list[InstanceSpec], need: str = "read"
+                          ) -> tuple[LwPath, ResourceModel]:
+        """The resource ``raw`` names (``"/3303/0/5700"``) if the profile serves it as a single value that
+        can be read (``need``: or written, or executed), else ProfileError at ``where``."""
+        try:
+            path = LwPath.parse(str(raw))
+        except (ValueError, LwM2MError):
+            path = LwPath()
+        if len(path) != 3:
+            raise where.error(f"{raw!r} is not a resource path", 'give e.g. "/3303/0/5700"')
+        instance = next((s for s in instances if (s.object_id, s.instance_id) == (path[0], path[1])), None)
+        model = self.models.get(path[0])
+        rmodel = model.resources.get(path[2]) if model is not None else None
+        bound = instance is not None and model is not None and (
+            path[2] in instance.resources
+            or (instance.shortcut is not None and path[2] in shortcut_resource_ids(instance.shortcut, model)))
+        if not bound or rmodel is None:
+            raise where.error(f"the profile serves no resource {path}",
+                              "give the path of a resource bound under [objects]")
+        allowed = {"read": rmodel.operations.readable, "write": rmodel.operations.writable,
+                   "execute": rmodel.operations.executable}[need]
+        if not allowed or rmodel.multiple:
+            word = {"read": "readable", "write": "writable", "execute": "executable"}[need]
+            raise where.error(f"{path} ({rmodel.name}) is not a {word} single-instance resource",
+                              f"give a {word} single resource")
+        return path, rmodel
+
     # ---- [sigfox] ----------------------------------------------------------------------------------
     def sigfox(self, raw: dict[str, Any], instances: list[InstanceSpec]) -> SigfoxProfile:
         where = self.top.at("sigfox")
@@ -600,6 +636,11 @@ class _Loader:
             "port": Param("str", True, 'port = "sim:sigfox" (or "/dev/ttyUSB1", or a [serial.NAME])'),
             "interval": Param("number", example="interval = 900"),
             "fields": Param("list", True, 'fields = [{ path = "/3303/0/5700", format = "int:16:/100" }]'),
+            "downlink_every": Param("int", example="downlink_every = 35"),
+            "downlink": Param("list", example='downlink = [{ path = "/3311/0/5850", format = "bool:7" }]'),
+            "downlink_execute": Param("str", example='downlink_execute = "/30000/0/26242"'),
+            "daily_uplinks": Param("int", example="daily_uplinks = 140"),
+            "daily_downlinks": Param("int", example="daily_downlinks = 4"),
         }
         values = check_params(params, raw, where, "[sigfox]")
         port = str(values["port"])
@@ -610,36 +651,46 @@ class _Loader:
                                              "give e.g. interval = 900")
         if interval < MIN_SENSIBLE_INTERVAL:
             self.warn(where.at("interval"), f"an uplink every {interval:g} s is more than the 140 a day Sigfox allows")
-        served = {(s.object_id, s.instance_id): s for s in instances}
-        fields: list[SigfoxField] = []
         items = values["fields"]
         assert isinstance(items, list)
         if not items:
             raise where.at("fields").error("no fields", 'add e.g. { path = "/3303/0/5700", format = "int:16:/100" }')
+        fields = self.sigfox_fields(items, "fields", where, instances, "read")
+        downlink = self.sigfox_fields(values.get("downlink", []), "downlink", where, instances, "write")
+        if downlink and frame_length(downlink) > DOWNLINK_BYTES:
+            raise where.at("downlink").error(f"the downlink fields take {frame_length(downlink)} bytes; a Sigfox "
+                                             f"downlink has {DOWNLINK_BYTES}", "use fewer or smaller fields")
+        execute = None
+        if "downlink_execute" in values:
+            execute, _ = self.readable_resource(values["downlink_execute"], where.at("downlink_execute"), instances,
+                                                "execute")
+        daily_uplinks = int(values.get("daily_uplinks", DAILY_UPLINKS))
+        daily_downlinks = int(values.get("daily_downlinks", DAILY_DOWNLINKS))
+        every = int(values.get("downlink_every", 0))
+        for key, value, low, high in (("daily_uplinks", daily_uplinks, 1, DAILY_UPLINKS),
+                                      ("daily_downlinks", daily_downlinks, 0, DAILY_DOWNLINKS),
+                                      ("downlink_every", every, 0, 10_000)):
+            if not low <= value <= high:
+                raise where.at(key).error(f"{key} {value} is outside {low}..{high}",
+                                          "Sigfox contracts allow 140 uplinks and 4 downlinks a day")
+        if (downlink or execute is not None) and every == 0:
+            self.warn(where.at("downlink"), "downlinks are mapped but downlink_every is 0: none is ever asked for")
+        return SigfoxProfile(port=port, interval=interval, fields=tuple(fields), downlink_every=every,
+                             downlink=tuple(downlink), downlink_execute=execute, daily_uplinks=daily_uplinks,
+                             daily_downlinks=daily_downlinks)
+
+    def sigfox_fields(self, items: object, key: str, where: Where, instances: list[InstanceSpec], need: str
+                      ) -> list[SigfoxField]:
+        """The frame fields of ``[sigfox]``'s list ``key``; each resource must allow ``need``."""
+        fields: list[SigfoxField] = []
+        assert isinstance(items, list)
         for i, item in enumerate(items):
-            fw = where.at("fields", i)
+            fw = where.at(key, i)
             entry = check_params({"path": Param("str", True, 'path = "/3303/0/5700"'),
                                   "format": Param("str", True, 'format = "int:16:/100"'), "name": Param("str")},
                                  self.table(item, fw, '{ path = "/3303/0/5700", format = "int:16:/100" }'), fw,
                                  "a sigfox field")
-            try:
-                path = LwPath.parse(str(entry["path"]))
-            except (ValueError, LwM2MError):
-                path = LwPath()
-            if len(path) != 3:
-                raise fw.at("path").error(f"{entry['path']!r} is not a resource path", 'give e.g. "/3303/0/5700"')
-            instance = served.get((path[0], path[1]))
-            model = self.models.get(path[0])
-            rmodel = model.resources.get(path[2]) if model is not None else None
-            bound = instance is not None and model is not None and (
-                path[2] in instance.resources
-                or (instance.shortcut is not None and path[2] in shortcut_resource_ids(instance.shortcut, model)))
-            if not bound or rmodel is None:
-                raise fw.at("path").error(f"the profile serves no resource {path}",
-                                          "give the path of a resource bound under [objects]")
-            if not rmodel.operations.readable or rmodel.multiple:
-                raise fw.at("path").error(f"{path} ({rmodel.name}) is not a readable single-instance resource",
-                                          "send a readable single value")
+            path, rmodel = self.readable_resource(entry["path"], fw.at("path"), instances, need)
             name = str(entry["name"]) if "name" in entry else None
             fields.append(profile_field(path, str(entry["format"]), name, rmodel.type, fields, fw))
-        return SigfoxProfile(port=port, interval=interval, fields=tuple(fields))
+        return fields

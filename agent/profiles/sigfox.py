@@ -26,9 +26,14 @@ from dataclasses import dataclass
 from ..core.model import ResourceType
 from ..core.path import Path
 from ..hardware.errors import HardwareConfigError
+from ..telemetry.queue import TelemetryQueue
+from ..telemetry.service import tree_reader
+from ..telemetry.sigfox_downlink import downlink_handler
 from ..telemetry.sigfox_frame import PlacedField, SigfoxField, frame_length, layout
+from ..telemetry.sigfox_modem import SigfoxModem
 from ..telemetry.sigfox_spec import parse_field_format, parser_format
-from ..telemetry.sigfox_uplinks import DAILY_UPLINKS
+from ..telemetry.sigfox_uplinks import DAILY_DOWNLINKS, DAILY_UPLINKS, SigfoxUplinks
+from ..tree import ObjectTree
 from .errors import ProfileError, Where
 
 __all__ = ["MIN_SENSIBLE_INTERVAL", "SigfoxField", "SigfoxProfile", "default_field_name", "profile_field"]
@@ -53,6 +58,11 @@ class SigfoxProfile:
     port: str
     interval: float
     fields: tuple[SigfoxField, ...]
+    downlink_every: int = 0  # ask for a downlink with every Nth uplink (0: never)
+    downlink: tuple[SigfoxField, ...] = ()  # the 8 downlink bytes, unpacked and written to these resources
+    downlink_execute: Path | None = None  # executed with the downlink's 16 hex digits as argument
+    daily_uplinks: int = DAILY_UPLINKS
+    daily_downlinks: int = DAILY_DOWNLINKS
 
     def telemetry_fields(self) -> list[SigfoxField]:
         """The fields as :class:`agent.telemetry.sigfox.SigfoxUplinks` packs them."""
@@ -69,6 +79,21 @@ class SigfoxProfile:
     def parser_format(self) -> str:
         """The binary parser format for the Soracom console, e.g. ``temp:0:int:16:/100 hum:2:uint:8``."""
         return parser_format(self.fields)
+
+    def uplinks(self, tree: ObjectTree, device: str, *, simulate: bool = False,
+                queue: TelemetryQueue | None = None) -> SigfoxUplinks:
+        """Uplinks of the fields, read from ``tree``, by the modem on ``device`` (a serial device path), through
+        ``queue`` when given; downlinks are applied to ``tree`` as the profile maps them.
+
+        In simulator mode the first uplink goes out at start, so the emulator shows data at once.
+        """
+        modem = SigfoxModem(device=device, command_timeout=10.0 if simulate else 60.0)
+        return SigfoxUplinks(
+            modem=modem, read=tree_reader(tree), fields=self.telemetry_fields(), interval=self.interval,
+            send_at_start=simulate, queue=queue, downlink_every=self.downlink_every,
+            on_downlink=downlink_handler(tree, self.downlink, self.downlink_execute),
+            daily_limit=self.daily_uplinks, daily_downlink_limit=self.daily_downlinks,
+            min_interval=0.5 if simulate else 1.0, retry_initial=1.0 if simulate else 5.0)
 
 
 def default_field_name(path: Path) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.model import ModelRegistry
+from ..telemetry.settings import TelemetrySettings
 from .errors import Where
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class Profile:
     serial_ports: dict[str, SerialPortSpec]
     instances: list[InstanceSpec]
     sigfox: SigfoxProfile | None = None
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     warnings: list[str] = field(default_factory=list)
     where: Where | None = None
 

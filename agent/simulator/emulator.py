@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 
 from ..core.model import ModelRegistry
@@ -50,6 +50,8 @@ class EmulatorSettings:
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
             raise ValueError(f"security must be one of {', '.join(SECURITY_MODES)}, not {self.security!r}")
+    # Harvest, Unified Endpoint and Files entry points (``api`` is ignored: api_port above).
+    ingest_ports: CloudPorts = field(default_factory=CloudPorts)
 
 
 class Emulator:
@@ -84,8 +86,8 @@ class Emulator:
             await self.front.start()
         self.inventory = Inventory(self.server, self.store, self.config, inventory_settings, peers=self.front)
         await self.inventory.start()
-        self.cloud = await start_cloud(self.config, self.store, host=s.host, ports=CloudPorts(api=s.api_port),
-                                       inventory=self.inventory)
+        self.cloud = await start_cloud(self.config, self.store, host=s.host,
+                                       ports=replace(s.ingest_ports, api=s.api_port), inventory=self.inventory)
         self.bootstrap = BootstrapServer(
             self.models, BootstrapSettings(dm_server_uri=self.dm_server_uri, lifetime=s.lifetime),
             self.inventory.provision_device, host=s.host, port=s.bootstrap_port,

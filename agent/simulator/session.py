@@ -13,24 +13,33 @@ agent of one's own: a curl that creates its device, and the ``lwm2m-agent run`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import shlex
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 
 from ..core.errors import LwM2MError
+from ..daemon.telemetry import start_telemetry, store_notifications
 from ..profiles import build_agent_tree, load_profile, shipped_profile
 from ..soracom.api import push_models
-from ..telemetry.from_profile import sigfox_uplinks
+from ..telemetry.notifications import NotificationStore
+from ..telemetry.queue import TelemetryQueue
+from ..telemetry.service import TelemetryService
+from ..telemetry.settings import Endpoints, TelemetrySettings
 from ..telemetry.sigfox import SigfoxField, SigfoxUplinks
 from ..telemetry.sigfox_spec import parse_parser_format
 from ..tree import ObjectTree
+from .cloud.config import ResourceRef
 from .cloud.console import console_url
 from .cloud.records import UnknownItem
+from .cloud.runner import CloudPorts, RunningCloud
 from .devices import SimulatedHardware
 from .dtls_front import FrontSettings
 from .emulator import Emulator, EmulatorSettings
@@ -53,6 +62,16 @@ class SimulateOptions:
     profile: FsPath | None = None  # None: device_profiles/simulator.toml
     host: str = "127.0.0.1"
     security: str = "nosec"  # or "psk": the DM server speaks DTLS PSK only
+    harvest_port: int = 8081
+    harvest_socket_port: int = 8514  # TCP and UDP
+    unified_port: int = 8082
+    unified_socket_port: int = 23080  # TCP and UDP
+    files_port: int = 8083
+    state_dir: FsPath | None = None  # the first agent's telemetry queue; None: a fresh temporary folder
+
+    def ingest_ports(self) -> CloudPorts:
+        return CloudPorts(harvest=self.harvest_port, harvest_socket=self.harvest_socket_port,
+                          unified=self.unified_port, unified_socket=self.unified_socket_port, files=self.files_port)
 
 
 def endpoint_prefix() -> str:
@@ -102,6 +121,35 @@ async def sensors_ready(tree: ObjectTree, fields: list[SigfoxField], timeout: fl
             await asyncio.sleep(0.2)
 
 
+async def first_uplink(uplinks: SigfoxUplinks, timeout: float = 5.0) -> None:
+    """Wait (a little) until the first frame went through the queue and the modem, so what simulate prints
+    can already be seen in the API."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while uplinks.sent == 0 and uplinks.failed == 0:
+                await asyncio.sleep(0.02)
+
+
+def emulator_endpoints(cloud: RunningCloud) -> Endpoints:
+    """The emulator's ingest entry points, where a simulated agent's telemetry goes."""
+    return Endpoints(harvest_url=cloud.harvest_url + "/", harvest_socket=cloud.harvest_socket,
+                     unified_url=cloud.unified_url + "/", unified_socket=cloud.unified_socket,
+                     files_url=cloud.files_url, api_url=cloud.api_url + "/v1")
+
+
+def simulated_telemetry(settings: TelemetrySettings, device_id: str, device_secret: str | None) -> TelemetrySettings:
+    """The profile's destinations pointed at the emulator: no ``url`` of their own, and ``publish`` as the
+    device the emulator registered."""
+    return TelemetrySettings(tuple(
+        replace(dest, url=None, device_id=device_id if dest.transport == "publish" else dest.device_id,
+                device_secret=device_secret if dest.transport == "publish" else dest.device_secret)
+        for dest in settings.destinations))
+
+
+def _address(address: tuple[str, int]) -> str:
+    return f"{address[0]}:{address[1]}"
+
+
 def sigfox_identity(endpoint: str) -> tuple[str, str]:
     """A Sigfox device id (8 hex) and PAC (16 hex) that stay the same for the same endpoint."""
     digest = hashlib.sha256(endpoint.encode()).hexdigest().upper()
@@ -123,6 +171,7 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         auth_key=options.auth_key, lifetime=options.lifetime, read_device_info=options.count <= 100,
         security=options.security,
         dtls=FrontSettings(max_sessions=max(FrontSettings.max_sessions, options.count + 100)),
+        ingest_ports=options.ingest_ports(),
     ))
     await emulator.start()
     assert emulator.server is not None and emulator.bootstrap is not None and emulator.store is not None
@@ -152,6 +201,11 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         await modem.start()
         sim.add_serial_device("sigfox", modem)
     uplinks: SigfoxUplinks | None = None
+    telemetry: TelemetryService | None = None
+    notifications: NotificationStore | None = None
+    # The first agent's durable telemetry queue (Sigfox frames and every [telemetry.*] destination).
+    state_dir = options.state_dir or FsPath(tempfile.mkdtemp(prefix="lwm2m-simulate-"))
+    queue = TelemetryQueue.in_state_dir(state_dir)
 
     async def tree_for(index: int, endpoint: str) -> ObjectTree:
         nonlocal uplinks
@@ -163,7 +217,7 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
                 profile.server, uri=emulator.dm_server_uri, psk_identity=device_id.encode(), psk_key=key))
         tree = await build_agent_tree(agent_profile, simulate=True, sim=sim)
         if index == 0 and profile.sigfox is not None and modem is not None:
-            uplinks = sigfox_uplinks(profile.sigfox, tree, modem.port, simulate=True)
+            uplinks = profile.sigfox.uplinks(tree, modem.port, simulate=True, queue=queue)
         return tree
 
     version = options.lwm2m_version or profile.server.lwm2m_version
@@ -182,6 +236,7 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
             # The first uplink goes at start; give the simulated sensors a moment to print a line.
             await sensors_ready(fleet.agents[0].tree, profile.sigfox.telemetry_fields() if profile.sigfox else [])
             await uplinks.start()
+            await first_uplink(uplinks)
         credentials = await emulator.login()
         # The profile's custom objects are uploaded as a user would (lwm2m-agent models push), so the
         # console's Models page and ?model=true reads know them through the API.
@@ -194,6 +249,14 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         url = console_url(emulator.api_url, credentials.api_key, credentials.token, emulator.dm_server_uri)
         echo(f"Console: {url}")
         echo("  (open it in a browser: the key and token in the # part log it in and never reach a server)")
+        assert emulator.cloud is not None
+        notifications = store_notifications(first, queue)
+        if profile.telemetry and device_id != "?":
+            # The real network knows which SIM sends; here every upload from this host is the first agent's.
+            emulator.config.source_resources[options.host] = ResourceRef("Device", device_id)
+            telemetry = await start_telemetry(
+                simulated_telemetry(profile.telemetry, device_id, store.device_secret(device_id)), first.tree,
+                first, queue, endpoints=emulator_endpoints(emulator.cloud))
         echo("Soracom cloud emulator")
         echo(f"  API base URL:     {emulator.api_url}")
         echo(f"  API key:          {credentials.api_key}")
@@ -202,6 +265,14 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
              "gives new ones)")
         security = "DTLS PSK: identity = device id, key = its secret" if psk else "no security"
         echo(f"  LwM2M server:     {emulator.dm_server_uri} ({security})    bootstrap server: {emulator.bootstrap.uri}")
+        cloud = emulator.cloud
+        echo(f"  Harvest Data:     {cloud.harvest_url}/    TCP and UDP {_address(cloud.harvest_socket)}")
+        echo(f"  Unified Endpoint: {cloud.unified_url}/    TCP and UDP {_address(cloud.unified_socket)}")
+        echo(f"  Harvest Files:    {cloud.files_url}/")
+        if telemetry is not None:
+            names = ", ".join(f"{d.name} ({d.transport})" for d in profile.telemetry.destinations)
+            echo(f"Telemetry of {endpoint}: {names}")
+        echo(f"  queue: lwm2m-agent queue status --state-dir {state_dir}")
         if options.count == 1:
             echo(f"Agent {endpoint} registered as device {device_id} (LwM2M {reg.lwm2m_version}; "
                  f"objects {' '.join(reg.object_links)})")
@@ -226,8 +297,15 @@ async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Ca
         await stop.wait()
         echo("stopping: agents de-register")
     finally:
+        if telemetry is not None:
+            await telemetry.close()
         if uplinks is not None:
             await uplinks.close()
+        if notifications is not None:
+            await notifications.close()
+        await queue.close()
+        if options.state_dir is None:  # our temporary folder: its queue goes with the emulator it fed
+            shutil.rmtree(state_dir, ignore_errors=True)
         await fleet.stop(deregister=True)
         await sim.close()
         if modem is not None:

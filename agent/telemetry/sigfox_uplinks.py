@@ -6,8 +6,13 @@ calendar days of the injected clock). :class:`SigfoxUplinks` reads the chosen re
 (the lead connects it to the object tree), packs them with :func:`pack_frame`, asks for a downlink every Nth
 uplink while the day's downlinks last, and hands a downlink to ``on_downlink``. An uplink the budget forbids
 raises :class:`SigfoxBudgetExceeded` and is counted as refused; a modem that fails is counted and logged, and
-the schedule carries on at the next period. Budget counts are not persisted: a restarted agent starts a
-fresh day's count.
+the schedule carries on at the next period.
+
+Given a :class:`~agent.telemetry.queue.TelemetryQueue`, nothing is sent straight from the schedule: each
+frame is queued (durably) and a :class:`~agent.telemetry.delivery.Deliverer` hands frames to the modem in
+order while the budget and the modem allow, so frames wait, not vanish, when the day's uplinks are spent
+or the modem is gone. The budget is then kept in the queue's database, written before each uplink goes on
+air, so a restarted agent goes on with the day's count instead of a fresh one.
 
 Every attempt handed to the modem spends budget, even one that failed: a timed-out send may well have gone
 on air, and over-counting only costs an uplink, while under-counting breaks the contract.
@@ -16,10 +21,12 @@ on air, and over-counting only costs an uplink, while under-counting breaks the 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ..core.errors import LwM2MError
 from ..core.model import Value
@@ -27,6 +34,10 @@ from ..core.path import Path
 from ..hardware.errors import HardwareConfigError
 from .sigfox_frame import SigfoxField, SigfoxFrameError, frame_length, pack_frame
 from .sigfox_modem import SigfoxError, SigfoxModem
+
+if TYPE_CHECKING:
+    from .delivery import Deliverer
+    from .queue import Reading, TelemetryQueue
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +107,34 @@ class SigfoxBudget:
         self._downlinks += int(downlink)
         self._last = now
 
+    def wait(self, now: float) -> float:
+        """Seconds from ``now`` until an uplink may go (0 when it may go now)."""
+        self._roll(now)
+        if self._uplinks >= self.daily_uplinks:
+            return (math.floor(now / _DAY) + 1) * _DAY - now
+        if self._last is not None and 0 <= now - self._last < self.min_interval:
+            return self.min_interval - (now - self._last) + _CLOCK_SLACK
+        return 0.0
+
+    def snapshot(self) -> str:
+        """The counts as text, for :meth:`restore` after a restart."""
+        return json.dumps({"day": self._day, "uplinks": self._uplinks, "downlinks": self._downlinks,
+                           "last": self._last})
+
+    def restore(self, text: str) -> None:
+        """Take back the counts of :meth:`snapshot`; a snapshot that does not parse counts as a full day
+        (over-counting costs uplinks, under-counting breaks the contract)."""
+        try:
+            state = json.loads(text)
+            day, uplinks, downlinks = int(state["day"]), int(state["uplinks"]), int(state["downlinks"])
+            last = None if state.get("last") is None else float(state["last"])
+        except (ValueError, KeyError, TypeError):
+            log.error("the saved Sigfox budget %r does not parse; counting today as spent", text[:100])
+            self._day, self._uplinks, self._downlinks, self._last = int(time.time() // _DAY), \
+                self.daily_uplinks, self.daily_downlinks, None
+            return
+        self._day, self._uplinks, self._downlinks, self._last = day, uplinks, downlinks, last
+
 
 class SigfoxUplinks:
     """Sends ``fields`` read through ``read`` every ``interval`` seconds, within the daily budget.
@@ -122,6 +161,9 @@ class SigfoxUplinks:
         min_interval: float = 1.0,
         daily_downlink_limit: int = DAILY_DOWNLINKS,
         send_at_start: bool = False,
+        queue: TelemetryQueue | None = None,
+        destination: str = "sigfox",
+        retry_initial: float = 5.0,
     ) -> None:
         if not fields:
             raise HardwareConfigError("fields", "no resources to send", 'list at least one, e.g. '
@@ -165,11 +207,28 @@ class SigfoxUplinks:
         self._attempts = 0
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self.queue = queue
+        self.destination = destination
+        self._retry_initial = retry_initial
+        self._deliverer: Deliverer | None = None
+
+    @property
+    def _budget_key(self) -> str:
+        return f"sigfox-budget:{self.destination}"
 
     async def start(self) -> None:
         if self._task is not None:
             return
         await self.modem.open()
+        if self.queue is not None:
+            from .delivery import Deliverer
+
+            saved = await self.queue.get_state(self._budget_key)
+            if saved is not None:
+                self.budget.restore(saved)
+            self._deliverer = Deliverer(self.queue, self.destination, _SigfoxTransport(self),
+                                        retry_initial=self._retry_initial, retry_max=max(self._retry_initial, 600.0))
+            self._deliverer.start()
         self._task = asyncio.create_task(self._run(), name="sigfox-uplinks")
 
     async def close(self) -> None:
@@ -181,7 +240,24 @@ class SigfoxUplinks:
             await task
         except asyncio.CancelledError:
             pass
+        if self._deliverer is not None:
+            await self._deliverer.close()
+            self._deliverer = None
         await self.modem.close()
+
+    async def queue_now(self) -> str:
+        """Read the fields, pack the frame and queue it (durably); returns the reading id.
+
+        Raises SigfoxError when a resource does not read or the frame does not pack.
+        """
+        if self.queue is None:
+            raise RuntimeError("queue_now needs a queue")
+        try:
+            frame = await self._frame()
+        except SigfoxError:
+            self.failed += 1
+            raise
+        return await self.queue.enqueue(self.destination, frame)
 
     async def send_now(self) -> bytes | None:
         """One uplink now; returns the downlink when one was asked for and came.
@@ -189,20 +265,27 @@ class SigfoxUplinks:
         Raises SigfoxBudgetExceeded when the budget forbids it and SigfoxError when a resource does not
         read or the modem fails (both 5.03 for an LwM2M caller).
         """
+        return await self.transmit(None)
+
+    async def transmit(self, frame: bytes | None) -> bytes | None:
+        """Send ``frame`` (None: read and pack one now) within the budget; returns the downlink, if any."""
         async with self._lock:
             now = self._clock()
             refusal = self.budget.refusal(now)
             if refusal is not None:
                 self.refused += 1
                 raise SigfoxBudgetExceeded(refusal)
-            try:
-                frame = await self._frame()
-            except SigfoxError:
-                self.failed += 1
-                raise
+            if frame is None:
+                try:
+                    frame = await self._frame()
+                except SigfoxError:
+                    self.failed += 1
+                    raise
             ask = self._downlink_due(now)
             self._attempts += 1
             self.budget.spend(now, downlink=ask)
+            if self.queue is not None:  # on disk before the radio: a crash right after still counts it
+                await self.queue.set_state(self._budget_key, self.budget.snapshot())
             try:
                 downlink = await self.modem.send(frame, downlink=ask)
             except SigfoxError:
@@ -246,7 +329,10 @@ class SigfoxUplinks:
         while True:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             try:
-                await self.send_now()
+                if self.queue is not None:
+                    await self.queue_now()
+                else:
+                    await self.send_now()
             except SigfoxBudgetExceeded as exc:
                 log.info("Sigfox uplink skipped: %s", exc)
             except SigfoxError as exc:
@@ -257,6 +343,33 @@ class SigfoxUplinks:
             behind = loop.time() - next_at
             if behind > 0:  # a slow modem: skip the missed slots instead of sending them in a burst
                 next_at += math.ceil(behind / self.interval) * self.interval
+
+
+class _SigfoxTransport:
+    """The modem as a queue destination: frames go when the budget and the modem allow, else they wait."""
+
+    def __init__(self, uplinks: SigfoxUplinks) -> None:
+        self.uplinks = uplinks
+        self.description = f"Sigfox modem {uplinks.modem.device}"
+
+    async def deliver(self, reading: Reading) -> None:
+        from .delivery import DeliveryError, NotReady
+
+        uplinks = self.uplinks
+        wait = uplinks.budget.wait(uplinks._clock())
+        if wait > 0:
+            raise NotReady("the Sigfox budget allows no uplink now", retry_after=min(wait, 3600.0))
+        if not uplinks.modem.is_open:
+            raise NotReady(f"the Sigfox modem on {uplinks.modem.device} is not available", retry_after=5.0)
+        try:
+            await uplinks.transmit(reading.payload)
+        except SigfoxBudgetExceeded as exc:
+            raise NotReady(exc.message, retry_after=max(0.05, uplinks.budget.wait(uplinks._clock()))) from None
+        except SigfoxError as exc:
+            raise DeliveryError(exc.message) from None
+
+    async def close(self) -> None:
+        return None
 
 
 def _number_at_least(value: object, floor: float) -> bool:

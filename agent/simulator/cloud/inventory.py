@@ -129,6 +129,7 @@ class Inventory:
         self.server.on_deregister.append(self._deregistered)
         if self.peers is not None:
             self.server.admission = self.admit
+        self.server.on_send.append(self._sent)
         for registration in self.server.registrations.values():
             self._registered(registration)
 
@@ -145,6 +146,8 @@ class Inventory:
                 callbacks.remove(callback)
         if self.server.admission == self.admit:
             self.server.admission = None
+        with contextlib.suppress(ValueError):
+            self.server.on_send.remove(self._sent)
         await self.batch.close()
         await self.observations.close()
         for task in list(self._background):
@@ -282,6 +285,18 @@ class Inventory:
         self.devices.cache_values(device_id, 3, 0, contents)
 
     # ---- notifications -------------------------------------------------------------------------------
+
+    def _sent(self, registration: ClientRegistration, values: list[ResourceValue]) -> None:
+        """LwM2M Send: one Harvest Data entry per object instance, as a notification of it would be."""
+        device = self.devices.for_endpoint(registration.endpoint)
+        if device is None:
+            return
+        by_instance: dict[Path, list[ResourceValue]] = {}
+        for value in values:
+            if len(value.path) >= 3:
+                by_instance.setdefault(Path(*value.path[:2]), []).append(value)
+        for instance, instance_values in by_instance.items():
+            self._store_notification(device.device_id, instance, instance_values)
 
     def _store_notification(self, device_id: str, path: Path, values: list[ResourceValue]) -> None:
         stamp = now_ms()
