@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import shlex
 import shutil
 import socket
@@ -45,6 +46,8 @@ from .dtls_front import FrontSettings
 from .emulator import Emulator, EmulatorSettings
 from .fleet import FleetSettings, SimulatedFleet, raise_open_file_limit
 from .sigfox_modem import SimulatedSigfoxModem
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -159,7 +162,8 @@ def sigfox_identity(endpoint: str) -> tuple[str, str]:
 async def run_simulation(options: SimulateOptions, stop: asyncio.Event, echo: Callable[[str], None]) -> None:
     profile = load_profile(options.profile or shipped_profile("simulator"))
     for warning in profile.warnings:
-        echo(f"warning: {warning}")
+        # To the log (stderr): what ``echo`` prints is the copyable material, the console's URL first.
+        log.warning("%s", warning)
     models = profile.models
     psk = options.security == "psk"
     if psk:
