@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from aiocoap import Code, Context, Message
@@ -24,9 +24,12 @@ from ..core.formats import ContentFormat
 from ..core.path import Path
 from ..tree import ObjectTree
 from ..tree.binding import ExecuteAction, StoredValue
+from .guard import SourceGuard, create_guarded_server_context
+from .limits import ServerLimits
 from .registration import RegistrationEngine, RegistrationSettings
 from .session import ServerSession, preferred_format_for
 from .site import LwM2MSite, read_composite
+from .sources import ManagementSources
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class ClientSettings:
     state_dir: FsPath | None = None
     force_bootstrap: bool = False
     bootstrap_timeout: float = 60.0
+    limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 def local_port(context: Context) -> int:
@@ -72,7 +76,12 @@ class LwM2MClient:
             short_server_id=_short_server_id(tree),
             preferred_format=settings.preferred_format,
         )
-        self.site = LwM2MSite(lambda remote: self.session)
+        self._limit_session(settings.limits)
+        # Only its servers may manage it: the policy, the check in the transport, and in the site.
+        self.sources = ManagementSources(self.session)
+        self.guard = SourceGuard(self.sources.accepts)
+        self.site = LwM2MSite(lambda remote: self.session, accepts=self.sources.accepts_remote,
+                              uploads=settings.limits.uploads())
         self.context: Context | None = None
         self.engine: RegistrationEngine | None = None
         self._lifecycle: asyncio.Task[None] | None = None
@@ -84,16 +93,17 @@ class LwM2MClient:
 
     async def start(self) -> None:
         """Bind the socket, start serving, and start registering (returns at once)."""
-        self.context = await Context.create_server_context(
-            self.site, bind=(self.settings.bind_host, self.settings.bind_port), transports=["udp6"]
-        )
+        self.context = await create_guarded_server_context(
+            self.site, (self.settings.bind_host, self.settings.bind_port), self.guard)
         self.engine = RegistrationEngine(
             self.context, self.tree, self.settings.registration,
             content_format=lambda: int(self.session.preferred_format
                                        or preferred_format_for(self.session.lwm2m_version)),
         )
         self.engine.on_version_change = self._version_changed
+        self.sources.engine = self.engine
         if self.settings.bootstrap_uri is None:
+            await self.sources.allow_server(self.settings.registration.server_uri)
             self._wire_server_object()
             self.engine.start()
         else:
@@ -114,6 +124,7 @@ class LwM2MClient:
             account = server_account(self.tree)
             log.info("using saved bootstrap account for %s", account.server_uri)
         else:
+            await self.sources.allow_bootstrap(s.bootstrap_uri)
             backoff = self.engine.backoff
             while True:
                 try:
@@ -135,8 +146,13 @@ class LwM2MClient:
         reg.lifetime = account.lifetime
         reg.binding = account.binding
         self.session.short_server_id = account.short_server_id
+        await self.sources.allow_server(account.server_uri)
         self._wire_server_object()
         self.engine.start()
+
+    def _limit_session(self, limits: ServerLimits) -> None:
+        self.session.observations.max_observations = limits.max_observations
+        self.session.observations.keepalive = limits.observe_keepalive
 
     def _version_changed(self, version: str) -> None:
         self.session.lwm2m_version = version
@@ -151,6 +167,9 @@ class LwM2MClient:
             lifetime = inst.resources.get(1)
             if isinstance(lifetime, StoredValue):
                 lifetime.add_listener(functools.partial(_lifetime_changed, engine, lifetime))
+            binding = inst.resources.get(7)
+            if isinstance(binding, StoredValue):
+                binding.add_listener(functools.partial(_binding_changed, engine, binding))
             # Registration Update Trigger: bootstrap never writes executables, so it is always ours.
             inst.resources[8] = ExecuteAction(lambda _args: engine.trigger_update())
             for rid in (2, 3):
@@ -196,6 +215,11 @@ class LwM2MClient:
 def _lifetime_changed(engine: RegistrationEngine, lifetime: StoredValue) -> None:
     if isinstance(lifetime.value, int):
         engine.set_lifetime(lifetime.value)
+
+
+def _binding_changed(engine: RegistrationEngine, binding: StoredValue) -> None:
+    if isinstance(binding.value, str):
+        engine.set_binding(binding.value)
 
 
 def _short_server_id(tree: ObjectTree) -> int:
