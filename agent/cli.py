@@ -43,6 +43,18 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     asyncio.run(runner())
 
 
+def _server_uri(uri: str | None) -> str | None:
+    """``--server`` and ``--bootstrap`` are checked as strictly as a profile's ``uri``."""
+    from .core.server_uri import BadServerUri, check_server_uri
+
+    if uri is not None:
+        try:
+            check_server_uri(uri)
+        except BadServerUri as exc:
+            raise click.BadParameter(f"{exc.message}; {exc.fix}") from None
+    return uri
+
+
 @click.group()
 @click.version_option(__version__, prog_name="lwm2m-agent")
 def main() -> None:
@@ -52,9 +64,9 @@ def main() -> None:
 @main.command()
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False, path_type=FsPath),
               default=None, help="Device profile (TOML) [default: the built-in object set 0, 1, 3, 3303].")
-@click.option("--server", "server_uri", default=None,
+@click.option("--server", "server_uri", default=None, callback=lambda _ctx, _param, uri: _server_uri(uri),
               help="LwM2M server URI (coap://HOST:PORT) [default: the profile's, else coap://127.0.0.1:5683].")
-@click.option("--bootstrap", "bootstrap_uri", default=None,
+@click.option("--bootstrap", "bootstrap_uri", default=None, callback=lambda _ctx, _param, uri: _server_uri(uri),
               help="Bootstrap server URI: bootstrap first, then register where it says.")
 @click.option("--endpoint", default=None,
               help="Endpoint client name [default: the profile's, else serial or host+MAC].")

@@ -18,11 +18,11 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..core.errors import LwM2MError
 from ..core.model import ModelRegistry, ObjectModel, ResourceModel, ResourceType
 from ..core.path import Path as LwPath
+from ..core.server_uri import BadServerUri, check_server_uri
 from ..hardware import FACTS
 from ..hardware.serial_bindings import NMEA_FIELDS
 from ..models import load_models, shipped_models
@@ -240,15 +240,9 @@ class _Loader:
     @staticmethod
     def check_uri(uri: str, where: Where) -> None:
         try:
-            parts = urlsplit(uri)
-            port = parts.port
-        except ValueError as exc:
-            raise where.error(f"{uri!r} is not a URI ({exc})", 'give e.g. "coap://127.0.0.1:5683"') from None
-        if parts.scheme not in ("coap", "coaps") or not parts.hostname:
-            raise where.error(f"{uri!r} is not a coap:// or coaps:// URI with a host",
-                              'give e.g. "coap://127.0.0.1:5683" or "coaps://jp.inventory.soracom.io:5684"')
-        if port == 0:
-            raise where.error(f"{uri!r} has port 0", "give the server's port, e.g. :5683")
+            check_server_uri(uri)
+        except BadServerUri as exc:
+            raise where.error(exc.message, exc.fix) from None
 
     def psk(self, values: dict[str, object], where: Where, uri: object) -> tuple[bytes | None, bytes | None]:
         identity, key = values.get("psk_identity"), values.get("psk_key")
