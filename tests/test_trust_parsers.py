@@ -1,0 +1,108 @@
+"""Property tests for what the trust checks parse: raw CoAP headers, ranges, bindings, refusal logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from aiocoap import ACK, CON, NON, Code, Message
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.client.incidents import IncidentLog
+from agent.core.datagram import error_reply, peek
+from agent.core.errors import BadRequest
+from agent.core.model import Operations, ResourceModel, ResourceType
+from agent.core.path import Path
+from agent.core.value_rules import BINDING_LETTERS, check_binding, check_value, parse_range
+
+
+@given(st.binary(max_size=64))
+def test_peek_never_raises(data: bytes) -> None:
+    header = peek(data)
+    if header is not None:
+        assert len(header.token) <= 8 and 0 <= header.mid < 1 << 16
+
+
+@given(mtype=st.sampled_from([CON, NON]), code=st.sampled_from([Code.GET, Code.PUT, Code.POST, Code.DELETE]),
+       mid=st.integers(0, 0xFFFF), token=st.binary(max_size=8), payload=st.binary(max_size=20))
+def test_peek_reads_what_aiocoap_wrote_and_the_reply_is_what_aiocoap_reads(
+        mtype: object, code: Code, mid: int, token: bytes, payload: bytes) -> None:
+    msg = Message(code=code, payload=payload, uri_path=("3", "0"))
+    msg.mtype, msg.mid, msg.token = mtype, mid, token
+    header = peek(msg.encode())
+    assert header is not None and header.is_request
+    assert (header.mtype, header.code, header.mid, header.token) == (int(mtype), int(code), mid, token)  # type: ignore[call-overload]
+    reply = error_reply(header, (4, 2), "an option is not UTF-8")
+    assert reply is not None
+    answer = Message.decode(reply)
+    assert answer.code == Code.BAD_OPTION and answer.token == token
+    assert answer.mtype == (ACK if mtype == CON else NON)
+    if mtype == CON:
+        assert answer.mid == mid
+    assert answer.payload == b"an option is not UTF-8"
+
+
+@given(st.binary(max_size=32))
+def test_no_reply_to_what_is_not_a_request(data: bytes) -> None:
+    header = peek(data)
+    if header is not None and not header.is_request:
+        assert error_reply(header, (4, 0)) is None
+
+
+@given(low=st.integers(-1000, 1000), span=st.integers(0, 1000), sep=st.sampled_from(["..", "-", " - "]),
+       unit=st.sampled_from(["", " bytes"]))
+def test_parse_range_reads_written_ranges(low: int, span: int, sep: str, unit: str) -> None:
+    text = f"{low}{sep}{low + span}{unit}"
+    parsed = parse_range(text)
+    assert parsed is not None
+    assert (parsed.low, parsed.high, parsed.of_length) == (low, low + span, bool(unit))
+
+
+@pytest.mark.parametrize("text", ["", "The possible values are listed in 5.3.1.1", "16-32-48 bytes", "6 bytes", "9..1"])
+def test_texts_that_state_no_range(text: str) -> None:
+    assert parse_range(text) is None
+
+
+@given(st.text(alphabet=BINDING_LETTERS + "XYZuq", max_size=8))
+def test_binding_letters(binding: str) -> None:
+    valid = bool(binding) and set(binding) <= set(BINDING_LETTERS) and len(set(binding)) == len(binding)
+    if valid:
+        check_binding(binding)
+    else:
+        with pytest.raises(BadRequest):
+            check_binding(binding)
+
+
+@given(st.integers(-300, 300))
+def test_numeric_range_of_a_model(value: int) -> None:
+    model = ResourceModel(5, "Percent", Operations.RW, ResourceType.INTEGER, range_enumeration="0..100")
+    if 0 <= value <= 100:
+        check_value(Path(3303, 0, 5), model, value)
+    else:
+        with pytest.raises(BadRequest, match=r"outside the range 0\.\.100"):
+            check_value(Path(3303, 0, 5), model, value)
+
+
+@given(st.integers(-5, 5))
+def test_lifetime_rule(value: int) -> None:
+    model = ResourceModel(1, "Lifetime", Operations.RW, ResourceType.INTEGER)
+    if value >= 1:
+        check_value(Path(1, 0, 1), model, value)
+    else:
+        with pytest.raises(BadRequest, match="lifetime"):
+            check_value(Path(1, 0, 1), model, value)
+
+
+def test_incident_log_writes_one_line_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.incidents")
+    incidents = IncidentLog("refused", interval=3600, logger=logger)
+    with caplog.at_level(logging.WARNING, logger="test.incidents"):
+        for i in range(1000):
+            incidents.note("refused", ("10.0.0.1" if i % 2 else f"10.0.{i}.2", 5683))
+        assert len(caplog.records) == 1  # the first, at once; the rest wait for the interval
+        incidents.flush()
+    assert len(caplog.records) == 2
+    assert "refused x999" in caplog.records[1].getMessage()
+    assert "more" in caplog.records[1].getMessage()  # sources beyond the named few are only counted
+    assert incidents["refused"] == 1000
