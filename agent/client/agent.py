@@ -205,6 +205,8 @@ class LwM2MClient:
                 await self._lifecycle
             self._lifecycle = None
         self.session.observations.cancel_all()
+        self.guard.incidents.flush()
+        self.site.incidents.flush()
         if self.engine is not None:
             await self.engine.stop(deregister=deregister)
         if self.context is not None:

@@ -30,12 +30,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiocoap import Context
+from aiocoap import Context, Message
+from aiocoap.error import UnparsableMessage
 from aiocoap.numbers.constants import TransportTuning
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
-from ..core.datagram import error_reply, peek
-from .incidents import IncidentLog
+from ..core.datagram import Header, error_reply, peek, reset_reply
+from .incidents import IncidentLog, LogThrottle
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,13 @@ class SourceGuard:
 
     def __init__(self, accepts: Callable[[Source], bool], incidents: IncidentLog | None = None) -> None:
         self.accepts = accepts
-        self.incidents = incidents or IncidentLog("refused datagrams from sources that may not manage this agent")
+        self.incidents = incidents or IncidentLog("datagrams not served")
         self._contacts: OrderedDict[Source, float] = OrderedDict()
 
     @property
     def refused(self) -> int:
-        return self.incidents.total()
+        """Requests and other datagrams refused for their source."""
+        return self.incidents["from a stranger"]
 
     def contacted(self, source: Source | None) -> None:
         """We sent to ``source``: its responses are welcome for a while."""
@@ -108,7 +110,7 @@ class SourceGuard:
         deadline = self._contacts.get(source)
         return deadline is not None and deadline >= time.monotonic()
 
-    def refuse(self, source: object, kind: str = "refused") -> None:
+    def refuse(self, source: object, kind: str = "from a stranger") -> None:
         self.incidents.note(kind, source)
 
 
@@ -145,13 +147,18 @@ class GuardedUDP6(MessageInterfaceUDP6):
         if not self._guard.admits(source, header.is_request):
             self._guard.refuse(source)
             return
+        # Decoded once here to answer what aiocoap would drop with a warning per datagram (or, for
+        # an option that is not UTF-8, with a traceback and no answer at all).
+        problem = _format_problem(data, header)
+        if problem is not None:
+            reply, kind = problem
+            self._reply(reply, address)
+            self._guard.incidents.note(kind, source)
+            return
         try:
             super().datagram_msg_received(data, ancdata, flags, address)
-        except UnicodeDecodeError:
-            self._reply(error_reply(header, (4, 2), "an option is not UTF-8"), address)
-            self._guard.incidents.note("4.02 option not UTF-8", source)
         except Exception as exc:  # aiocoap already logged it; never let it close the socket
-            self._guard.incidents.note(f"undecodable ({type(exc).__name__})", source)
+            self._guard.incidents.note(f"dispatch failed ({type(exc).__name__})", source)
 
     def send(self, message: Any) -> None:
         self._guard.contacted(source_of(message.remote))
@@ -166,6 +173,23 @@ class GuardedUDP6(MessageInterfaceUDP6):
             self.log.debug("cannot answer %s: %s", address, exc)
 
 
+def _format_problem(data: bytes, header: Header) -> tuple[bytes | None, str] | None:
+    """What to answer a datagram aiocoap cannot take, and how to count it; None when it is fine."""
+    if header.is_format_error:
+        return reset_reply(header), "format error (RST)"
+    try:
+        Message.decode(data)
+    except UnparsableMessage:
+        return reset_reply(header), "format error (RST)"
+    except UnicodeDecodeError:
+        if header.is_request:
+            return error_reply(header, (4, 2), "an option is not UTF-8"), "4.02 option not UTF-8"
+        return reset_reply(header), "format error (RST)"
+    except Exception:
+        return reset_reply(header), "format error (RST)"
+    return None
+
+
 async def create_guarded_server_context(site: object, bind: tuple[str, int], guard: SourceGuard) -> Context:
     """An aiocoap server context on UDP whose every incoming datagram passes ``guard`` first.
 
@@ -174,6 +198,8 @@ async def create_guarded_server_context(site: object, bind: tuple[str, int], gua
     """
     loop = asyncio.get_running_loop()
     context = Context(loop=loop, serversite=site, loggername="coap-server")
+    if not any(isinstance(f, LogThrottle) for f in context.log.filters):
+        context.log.addFilter(LogThrottle(guard.incidents))
 
     async def endpoint(manager: Any) -> GuardedUDP6:
         return await GuardedUDP6.create_server_transport_endpoint(

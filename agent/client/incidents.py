@@ -78,3 +78,30 @@ class IncidentLog:
 
     def total(self) -> int:
         return sum(self.totals.values())
+
+
+class LogThrottle(logging.Filter):
+    """A filter for a library's logger: each message template gets one line per interval, the rest
+    become counts in ``incidents`` (aiocoap warns once per odd datagram, which a peer controls)."""
+
+    _MAX_TEMPLATES = 256
+
+    def __init__(self, incidents: IncidentLog, interval: float = 60.0) -> None:
+        super().__init__()
+        self.incidents = incidents
+        self.interval = interval
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        template = str(record.msg)
+        now = time.monotonic()
+        last = self._last.get(template)
+        if last is None or now - last >= self.interval:
+            if last is None and len(self._last) >= self._MAX_TEMPLATES:
+                self._last.clear()
+            self._last[template] = now
+            return True
+        self.incidents.note(f"aiocoap: {template[:50]}")
+        return False

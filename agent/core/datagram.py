@@ -32,6 +32,16 @@ class Header:
     def is_empty(self) -> bool:
         return self.code == 0
 
+    @property
+    def is_format_error(self) -> bool:
+        """A header RFC 7252 §3 calls a message format error: a reserved code class (1, 6, 7), a
+        request in an ACK or RST, an empty message with a token."""
+        if self.code >> 5 in (1, 6, 7):
+            return True
+        if self.is_request and self.mtype in (ACK, RST):
+            return True
+        return self.is_empty and bool(self.token)
+
 
 def peek(data: bytes) -> Header | None:
     """The header of ``data``, or None when it is not a CoAP version 1 message with a whole token."""
@@ -42,6 +52,13 @@ def peek(data: bytes) -> Header | None:
         return None
     return Header(mtype=(data[0] >> 4) & 0x03, code=data[1], mid=int.from_bytes(data[2:4], "big"),
                   token=bytes(data[4:4 + token_length]))
+
+
+def reset_reply(message: Header) -> bytes | None:
+    """The RST that rejects a CON (RFC 7252 §4.2); None for other types, which are ignored silently."""
+    if message.mtype != CON:
+        return None
+    return bytes([0x40 | (RST << 4), 0]) + message.mid.to_bytes(2, "big")
 
 
 def error_reply(request: Header, code: tuple[int, int], diagnostic: str = "") -> bytes | None:
