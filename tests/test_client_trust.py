@@ -300,3 +300,20 @@ async def test_a_block1_gap_gets_4_08(server: LwM2MServer, agent: LwM2MClient, s
     assert (await second_server.ask(first, agent.port)).code == Code.CONTINUE  # type: ignore[union-attr]
     answer = await second_server.ask(gap, agent.port)
     assert answer is not None and answer.code == Code.REQUEST_ENTITY_INCOMPLETE
+
+
+async def test_the_duplicate_cache_answers_retransmissions_and_stays_bounded(
+        server: LwM2MServer, agent: LwM2MClient, second_server: RawPeer) -> None:
+    from agent.client.dedup import message_manager_of
+
+    manager = message_manager_of(agent.context)
+    assert manager is not None
+    request = datagram(Code.GET, "/3/0/0")
+    first = await second_server.ask(request, agent.port)
+    again = await second_server.ask(request, agent.port)  # a retransmission: same MID
+    assert first is not None and again is not None
+    assert (again.code, again.mid, again.payload) == (first.code, first.mid, first.payload)
+    manager.max_entries = 10
+    for _ in range(30):
+        assert await second_server.ask(datagram(Code.GET, "/3/0/0"), agent.port) is not None
+    assert len(manager) == 10

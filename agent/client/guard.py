@@ -33,9 +33,11 @@ from urllib.parse import urlsplit
 from aiocoap import Context, Message
 from aiocoap.error import UnparsableMessage
 from aiocoap.numbers.constants import TransportTuning
+from aiocoap.tokenmanager import TokenManager
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 from ..core.datagram import Header, error_reply, peek, reset_reply
+from .dedup import BoundedMessageManager
 from .incidents import IncidentLog, LogThrottle
 
 log = logging.getLogger(__name__)
@@ -194,16 +196,19 @@ async def create_guarded_server_context(site: object, bind: tuple[str, int], gua
     """An aiocoap server context on UDP whose every incoming datagram passes ``guard`` first.
 
     It is what ``Context.create_server_context(site, bind, transports=["udp6"])`` builds, with
-    :class:`GuardedUDP6` as the message interface.
+    :class:`GuardedUDP6` as the message interface and a bounded duplicate cache (dedup.py).
     """
     loop = asyncio.get_running_loop()
     context = Context(loop=loop, serversite=site, loggername="coap-server")
     if not any(isinstance(f, LogThrottle) for f in context.log.filters):
         context.log.addFilter(LogThrottle(guard.incidents))
 
-    async def endpoint(manager: Any) -> GuardedUDP6:
-        return await GuardedUDP6.create_server_transport_endpoint(
-            _GuardedManager(manager, guard), log=context.log, loop=loop, bind=bind, multicast=[])
-
-    await context._append_tokenmanaged_messagemanaged_transport(endpoint)
+    # What Context._append_tokenmanaged_messagemanaged_transport does, with our two classes.
+    token_manager = TokenManager(context)
+    message_manager = BoundedMessageManager(token_manager)
+    transport = await GuardedUDP6.create_server_transport_endpoint(
+        _GuardedManager(message_manager, guard), log=context.log, loop=loop, bind=bind, multicast=[])
+    message_manager.message_interface = transport
+    token_manager.token_interface = message_manager
+    context.request_interfaces.append(token_manager)
     return context
