@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..client.agent import ClientSettings, LwM2MClient
 from ..client.defaults import default_tree
+from ..client.limits import ServerLimits
 from ..client.registration import RegistrationSettings
 from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, default_endpoint_name, load_profile
 from ..profiles import start_tree as start_profile_tree
@@ -73,7 +74,8 @@ def client_settings(options: AgentOptions, profile: Profile | None) -> ClientSet
         log.error("%s needs DTLS, which this build does not have (aiocoap's tinydtls transport needs "
                   "DTLSSocket); registration will fail", reg.server_uri)
     return ClientSettings(reg, bind_host=options.bind_host, bind_port=options.bind_port, bootstrap_uri=bootstrap_uri,
-                          state_dir=options.state_dir, force_bootstrap=options.force_bootstrap)
+                          state_dir=options.state_dir, force_bootstrap=options.force_bootstrap,
+                          limits=profile.limits if profile is not None else ServerLimits())
 
 
 async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, ClientSettings]:

@@ -42,13 +42,14 @@ from .kinds import (
     check_param,
     check_params,
 )
+from .limits import parse_limits
 from .locate import LineIndex
 from .sigfox import MIN_SENSIBLE_INTERVAL, SigfoxField, SigfoxProfile, profile_field
 from .spec import BindingSpec, InstanceSpec, Profile, SerialPortSpec, ServerProfile, ShortcutSpec
 from .values import toml_to_content, toml_to_value
 
 MAX_PROFILE_BYTES = 1024 * 1024
-_TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox")
+_TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox", "limits")
 _SERVER_KEYS = ("uri", "endpoint", "lifetime", "binding", "lwm2m_version", "bootstrap", "psk_identity", "psk_key",
                 "short_server_id")
 _BINDING_MODES = re.compile(r"^(U|UQ|S|SQ|US|UQS|T|TQ|N|NQ|[UMHTSNQ]{1,6})$")
@@ -174,6 +175,9 @@ class _Loader:
         profile = Profile(path=Path(self.file), description=description, server=server, models=self.models,
                           model_folders=folders, serial_ports=self.serial_ports, instances=instances,
                           warnings=self.warnings, where=self.top)
+        if "limits" in doc:
+            profile.limits = parse_limits(self.table(doc["limits"], self.top.at("limits"), "write [limits]"),
+                                          self.top.at("limits"))
         if "sigfox" in doc:
             profile.sigfox = self.sigfox(self.table(doc["sigfox"], self.top.at("sigfox"), "write [sigfox]"),
                                          instances)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..client.limits import ServerLimits
 from ..core.model import ModelRegistry
 from .errors import Where
 
@@ -125,6 +126,7 @@ class Profile:
     serial_ports: dict[str, SerialPortSpec]
     instances: list[InstanceSpec]
     sigfox: SigfoxProfile | None = None
+    limits: ServerLimits = field(default_factory=ServerLimits)
     warnings: list[str] = field(default_factory=list)
     where: Where | None = None
 
