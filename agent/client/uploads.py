@@ -10,6 +10,7 @@ own Block1 option. A transfer untouched for ``timeout`` seconds is dropped.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class Block1Uploads:
         self.limits = limits or UploadLimits()
         self._transfers: OrderedDict[object, _Transfer] = OrderedDict()
         self._bytes = 0
+        self._sweep: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._transfers)
@@ -89,6 +91,7 @@ class Block1Uploads:
                                limits.max_size)
             transfer = _Transfer(first=request)
             self._transfers[key] = transfer
+            self._schedule_sweep()
         else:
             found = self._transfers.get(key)
             if found is None:
@@ -118,6 +121,22 @@ class Block1Uploads:
         transfer = self._transfers.pop(key, None)
         if transfer is not None:
             self._bytes -= len(transfer.data)
+
+    def _schedule_sweep(self) -> None:
+        """Abandoned uploads are let go at their time-out, not at the next block (which may never come)."""
+        if self._sweep is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._sweep = loop.call_later(self.limits.timeout, self._swept)
+
+    def _swept(self) -> None:
+        self._sweep = None
+        self._expire(time.monotonic())
+        if self._transfers:
+            self._schedule_sweep()
 
     def _expire(self, now: float) -> None:
         deadline = now - self.limits.timeout

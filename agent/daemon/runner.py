@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..client.agent import ClientSettings, LwM2MClient
 from ..client.defaults import default_tree
 from ..client.limits import ServerLimits
+from ..client.memory import trim_memory_periodically
 from ..client.registration import RegistrationSettings
 from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, default_endpoint_name, load_profile
 from ..profiles import start_tree as start_profile_tree
@@ -139,6 +140,7 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     status = loop.create_task(report_registration(agent, systemd))
+    trimmer = loop.create_task(trim_memory_periodically())
     try:
         while True:
             waiters = [loop.create_task(stop.wait()), loop.create_task(reload.wait())]
@@ -153,6 +155,7 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> None:
             status = loop.create_task(report_registration(agent, systemd))
     finally:
         status.cancel()
+        trimmer.cancel()
         loop.remove_signal_handler(signal.SIGHUP)
         systemd.stopping()
         log.info("stopping: de-registering")

@@ -10,6 +10,7 @@ them and keep nothing). What the agent costs is read from ``/proc``, not asked o
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 from collections.abc import Callable, Iterator
@@ -113,13 +114,24 @@ def fuzzed_datagrams(seed: int) -> Iterator[bytes]:
 
 
 def server_socket_sender(context: Any) -> Callable[[bytes, tuple[str, int, int, int]], None]:
-    """``send(data, address)`` on the socket of an aiocoap UDP context: raw datagrams from its address."""
+    """``send(data, address)`` on the socket of an aiocoap UDP context: raw datagrams from its address.
+
+    Each datagram gets its message ID from the context's own sequence, as the server's requests do:
+    a random one would, now and then, be the ID of a later real request of the server, which the
+    agent must then take for a duplicate (RFC 7252 §4.5) -- a fault of the test, not of the agent.
+    """
     for interface in context.request_interfaces:
-        message_interface = getattr(getattr(interface, "token_interface", None), "message_interface", None)
+        manager = getattr(interface, "token_interface", None)
+        message_interface = getattr(manager, "message_interface", None)
         if message_interface is not None and hasattr(message_interface, "transport"):
-            transport = message_interface.transport
-            return lambda data, address: transport.sendmsg(data, [], 0, address)
+            return functools.partial(_send_as, manager, message_interface.transport)
     raise RuntimeError("context has no UDP transport")
+
+
+def _send_as(manager: Any, transport: Any, data: bytes, address: tuple[str, int, int, int]) -> None:
+    if len(data) >= 4:
+        data = data[:2] + manager._next_message_id().to_bytes(2, "big") + data[4:]
+    transport.sendmsg(data, [], 0, address)
 
 
 def v6(host: str, port: int) -> tuple[str, int, int, int]:
