@@ -14,7 +14,7 @@ Printed per run: the agent's RSS before, at its peak (sampled every 0.25 s from 
 and after settling; the log lines it wrote, tracebacks, 5.00 answers; and that it is still
 registered and reads correctly.
 
-    .venv/bin/python bench/hostile.py [--datagrams 100000] [--observes 10000] [--uploads 100]
+    .venv/bin/python bench/hostile.py [--datagrams 100000] [--observes 10000] [--uploads 100] [--settle 65]
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ from aiocoap.optiontypes import BlockOption
 
 from agent.core.formats import ContentFormat
 from agent.models import shipped_models
-from agent.simulator.hostile import fuzzed_datagrams, rss_kib, send_paced, server_socket_sender, v6
+from agent.simulator.hostile import AgentProcess, fuzzed_datagrams, send_paced, server_socket_sender, v6
 from agent.simulator.lwm2m_server import ClientError, LwM2MServer, Observation
 
 EP = "hostile-bench"  # the profile's endpoint; --endpoint fixes it
@@ -58,22 +56,7 @@ upload_timeout = 10
 """
 
 
-class Agent:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        assert proc.stderr is not None
-        self.reader = asyncio.get_running_loop().create_task(self._read(proc.stderr))
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        async for line in stream:
-            self.lines.append(line.decode(errors="replace"))
-
-    def rss_mb(self) -> float:
-        return rss_kib(self.proc.pid) / 1024
-
-
-async def measured(name: str, agent: Agent, server: LwM2MServer, attack: Callable[[], Awaitable[str]],
+async def measured(name: str, agent: AgentProcess, server: LwM2MServer, attack: Callable[[], Awaitable[str]],
                    settle: float) -> None:
     before = agent.rss_mb()
     lines_before = len(agent.lines)
@@ -191,23 +174,21 @@ async def main(args: argparse.Namespace) -> None:
             sys.executable, "-m", "agent.cli", "run", "--profile", str(profile), "--server", server.uri,
             "--endpoint", EP, "--bind", "127.0.0.1", "--simulate-hardware", stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
-        agent = Agent(proc)
+        agent = AgentProcess(proc)
         try:
             await server.wait_registered(EP, 30)
             await asyncio.sleep(2)
             port = server.registration(EP).remote.sockaddr[1]  # type: ignore[attr-defined]
             print(f"agent pid {proc.pid}, RSS {agent.rss_mb():.1f} MB when registered")
-            await measured("1. fuzzed datagrams", agent, server, lambda: fuzz(server, port, args.datagrams), 15)
-            await measured("2. observations", agent, server, lambda: observe_flood(server, args.observes), 15)
-            await measured("3. abandoned uploads", agent, server, lambda: abandoned_uploads(server, args.uploads), 15)
+            settle = args.settle
+            await measured("1. fuzzed datagrams", agent, server, lambda: fuzz(server, port, args.datagrams), settle)
+            await measured("2. observations", agent, server, lambda: observe_flood(server, args.observes), settle)
+            await measured("3. abandoned uploads", agent, server, lambda: abandoned_uploads(server, args.uploads),
+                           settle)
         except ClientError as exc:
             print(f"the agent stopped answering: {exc}")
         finally:
-            proc.send_signal(signal.SIGINT)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 20)
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(agent.reader, 5)
+            await agent.stop()
             await server.stop()
     summaries = [line.split(": ", 2)[-1].strip() for line in agent.lines if "agent.client.incidents" in line]
     answered: collections.Counter[str] = collections.Counter()
@@ -224,4 +205,6 @@ if __name__ == "__main__":
     parser.add_argument("--datagrams", type=int, default=100_000)
     parser.add_argument("--observes", type=int, default=10_000)
     parser.add_argument("--uploads", type=int, default=100)
+    parser.add_argument("--settle", type=float, default=65.0,
+                        help="seconds after each run before the last RSS reading (the agent trims once a minute)")
     asyncio.run(main(parser.parse_args()))

@@ -5,53 +5,16 @@ no traceback, and not grow. ``bench/hostile.py`` is the long version of this run
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import signal
-from collections.abc import AsyncIterator
 
-import pytest
-from support import CLI, agent_models
+from support import CLI
 
 from agent.core.formats import ContentFormat
-from agent.simulator.hostile import fuzzed_datagrams, rss_kib, send_paced, server_socket_sender, v6
+from agent.simulator.hostile import AgentProcess, fuzzed_datagrams, rss_kib, send_paced, server_socket_sender, v6
 from agent.simulator.lwm2m_server import LwM2MServer
 
 EP = "fuzzed-agent"
 DATAGRAMS_PER_SOURCE = 2500
-
-
-class AgentProcess:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        assert proc.stderr is not None
-        self._reader = asyncio.get_running_loop().create_task(self._read(proc.stderr))
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        async for line in stream:
-            self.lines.append(line.decode(errors="replace"))
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(self._reader, 5)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LwM2MServer]:
-    srv = LwM2MServer(agent_models(), host="127.0.0.1", port=0, request_timeout=5.0)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
 
 
 async def start_agent(server: LwM2MServer) -> AgentProcess:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Any
 
 from aiocoap import CON, Code, Message
-from aiocoap.optiontypes import BlockOption
+
+from agent.simulator.hostile import request_datagram
 
 _ids = itertools.count(0x1000)
 
@@ -55,27 +57,10 @@ class RawPeer(asyncio.DatagramProtocol):
             self.transport.close()
 
 
-def datagram(code: Code, path: str = "", *, payload: bytes = b"", content_format: int | None = None,
-             observe: int | None = None, query: tuple[str, ...] = (), block1: tuple[int, bool, int] | None = None,
-             size1: int | None = None) -> bytes:
-    """One CON request as it goes on the wire."""
-    msg = Message(code=code, payload=payload)
-    msg.mtype = CON
-    msg.mid = next(_ids) & 0xFFFF
-    msg.token = next(_ids).to_bytes(4, "big")
-    if path:
-        msg.opt.uri_path = tuple(path.strip("/").split("/"))
-    if content_format is not None:
-        msg.opt.content_format = content_format
-    if observe is not None:
-        msg.opt.observe = observe
-    if query:
-        msg.opt.uri_query = query
-    if block1 is not None:
-        msg.opt.block1 = BlockOption.BlockwiseTuple(*block1)
-    if size1 is not None:
-        msg.opt.size1 = size1
-    return msg.encode()
+def datagram(code: Code, path: str = "", **options: Any) -> bytes:
+    """One CON request as it goes on the wire, with a message ID and token of its own."""
+    return request_datagram(code, path, mtype=CON, mid=next(_ids) & 0xFFFF, token=next(_ids).to_bytes(4, "big"),
+                            **options)
 
 
 def raw_get(option_bytes: bytes, mid: int = 0x2222, token: bytes = b"\x01\x02") -> bytes:

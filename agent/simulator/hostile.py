@@ -10,9 +10,11 @@ them and keep nothing). What the agent costs is read from ``/proc``, not asked o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import random
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -49,17 +51,17 @@ def seed_datagrams(rng: random.Random) -> Iterator[bytes]:
     """Valid requests, CON or NON, with fresh message IDs and tokens."""
     while True:
         code, path, extra = rng.choice(_SEEDS)
-        yield request_datagram(rng, code, path, **extra)
+        yield request_datagram(code, path, mtype=CON if rng.random() < 0.7 else NON, mid=rng.randrange(1 << 16),
+                               token=rng.randbytes(rng.randint(0, 8)), **extra)
 
 
-def request_datagram(rng: random.Random, code: Code, path: str, *, payload: bytes = b"",
-                     content_format: int | None = None, accept: int | None = None, observe: int | None = None,
-                     query: tuple[str, ...] = (), block1: tuple[int, bool, int] | None = None,
-                     size1: int | None = None) -> bytes:
+def request_datagram(code: Code, path: str, *, mtype: Any = CON, mid: int = 0, token: bytes = b"",
+                     payload: bytes = b"", content_format: int | None = None, accept: int | None = None,
+                     observe: int | None = None, query: tuple[str, ...] = (),
+                     block1: tuple[int, bool, int] | None = None, size1: int | None = None) -> bytes:
+    """One request as it goes on the wire."""
     msg = Message(code=code, payload=payload)
-    msg.mtype = CON if rng.random() < 0.7 else NON
-    msg.mid = rng.randrange(1 << 16)
-    msg.token = rng.randbytes(rng.randint(0, 8))
+    msg.mtype, msg.mid, msg.token = mtype, mid, token
     if path.strip("/"):
         msg.opt.uri_path = tuple(path.strip("/").split("/"))
     if content_format is not None:
@@ -146,6 +148,35 @@ async def send_paced(send: Any, datagrams: Iterator[bytes], count: int, burst: i
         send(next(datagrams))
         if i % burst == burst - 1:
             await asyncio.sleep(pause)
+
+
+class AgentProcess:
+    """A running ``lwm2m-agent`` subprocess whose log (stderr) is collected line by line."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        assert proc.stderr is not None
+        self._reader = asyncio.get_running_loop().create_task(self._read(proc.stderr))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self.lines.append(line.decode(errors="replace"))
+
+    def rss_mb(self) -> float:
+        return rss_kib(self.proc.pid) / 1024
+
+    async def stop(self) -> None:
+        """SIGINT (the agent de-registers and exits), SIGKILL if it does not within 20 s."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(self._reader, 5)
 
 
 def rss_kib(pid: int) -> int:
