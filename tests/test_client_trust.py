@@ -12,7 +12,7 @@ from pathlib import Path as FsPath
 
 import pytest
 from aiocoap import ACK, Code, Context, Message
-from support import ENDPOINT, build_tree, client_settings
+from support import ENDPOINT, agent_models, build_tree, client_settings
 from trust_support import RawPeer, datagram, raw_get
 
 from agent.client.agent import LwM2MClient
@@ -317,3 +317,58 @@ async def test_the_duplicate_cache_answers_retransmissions_and_stays_bounded(
     for _ in range(30):
         assert await second_server.ask(datagram(Code.GET, "/3/0/0"), agent.port) is not None
     assert len(manager) == 10
+
+
+async def test_an_observer_that_is_gone_loses_its_observations() -> None:
+    srv = LwM2MServer(agent_models(), host="127.0.0.1", port=0, request_timeout=5.0)
+    await srv.start()
+    client = await limited_agent(srv, ServerLimits(observe_keepalive=0.5))
+    try:
+        assert (await srv.observe(EP, "/3/0/0")).notifying
+        await srv.stop()  # the server's port is closed: the keepalive notification meets ICMP unreachable
+        await _until(lambda: len(client.session.observations) == 0, timeout=10)
+    finally:
+        await client.stop(deregister=False)
+
+
+class FickleServer:
+    """Takes one Register, then answers 4.00 to everything (as to an Update with a bad parameter)."""
+
+    def __init__(self) -> None:
+        self.versions: list[str] = []
+        self.accepting = True
+
+    async def render_to_pipe(self, pipe: object) -> None:
+        request: Message = pipe.request  # type: ignore[attr-defined]
+        if request.opt.uri_path == ("rd",):
+            self.versions.extend(q[6:] for q in request.opt.uri_query if q.startswith("lwm2m="))
+            if self.accepting:
+                self.accepting = False
+                answer = Message(code=Code.CREATED)
+                answer.opt.location_path = ("rd", "1")
+                pipe.add_response(answer, is_last=True)  # type: ignore[attr-defined]
+                return
+        pipe.add_response(Message(code=Code.BAD_REQUEST), is_last=True)  # type: ignore[attr-defined]
+
+    async def needs_blockwise_assembly(self, request: Message) -> bool:
+        return False
+
+
+async def test_a_failed_update_is_not_taken_for_a_version_refusal() -> None:
+    from agent.client.agent import local_port
+
+    site = FickleServer()
+    ctx = await Context.create_server_context(site, bind=("127.0.0.1", 0), transports=["udp6"])
+    uri = f"coap://127.0.0.1:{local_port(ctx)}"
+    client = LwM2MClient(build_tree(uri), client_settings(uri))
+    await client.start()
+    try:
+        await client.wait_registered(5)
+        assert client.engine is not None
+        client.engine.trigger_update()  # answered 4.00; the Registers that follow too
+        await _until(lambda: len(site.versions) >= 4)
+        assert set(site.versions) == {"1.1"}, site.versions
+        assert client.session.lwm2m_version == "1.1"
+    finally:
+        await client.stop(deregister=False)
+        await ctx.shutdown()
