@@ -12,6 +12,7 @@ from pathlib import Path as FsPath
 
 import pytest
 from aiocoap import ACK, Code, Context, Message
+from aiocoap.error import Error as CoapError
 from support import ENDPOINT, agent_models, build_tree, client_settings
 from trust_support import RawPeer, datagram, raw_get
 
@@ -372,3 +373,36 @@ async def test_a_failed_update_is_not_taken_for_a_version_refusal() -> None:
     finally:
         await client.stop(deregister=False)
         await ctx.shutdown()
+
+
+async def test_the_bootstrap_server_may_not_manage_the_agent_after_finish(server: LwM2MServer,
+                                                                          tmp_path: FsPath) -> None:
+    from aiocoap.numbers.constants import TransportTuning
+
+    from agent.simulator.bootstrap_server import BootstrapServer, BootstrapSettings
+
+    async def provision(endpoint: str) -> tuple[str, bytes]:
+        return "d-" + "x" * 20, bytes(16)
+
+    bs = BootstrapServer(agent_models(), BootstrapSettings(dm_server_uri=server.uri, lifetime=45), provision)
+    await bs.start()
+    settings = client_settings("coap://unused.invalid:5683")
+    settings.bootstrap_uri = bs.uri
+    settings.state_dir = tmp_path
+    client = LwM2MClient(build_tree("coap://unused.invalid:5683"), settings)
+    await client.start()
+    try:
+        assert (await bs.wait_finished(EP, 10)).finished
+        await server.wait_registered(EP, 10)
+        tuning = TransportTuning()
+        tuning.ACK_TIMEOUT, tuning.MAX_RETRANSMIT = 0.2, 1
+        late = Message(code=Code.DELETE, uri_path=("1", "0"), transport_tuning=tuning)
+        late.remote = server.registration(EP).remote  # the agent's address, asked from the bootstrap server
+        assert bs.context is not None
+        with pytest.raises((TimeoutError, CoapError)):  # no answer: aiocoap gives up retransmitting
+            await asyncio.wait_for(bs.context.request(late).response, 2)
+        assert client.guard.refused >= 1
+        assert (await server.read(EP, "/1/0/0", ContentFormat.TEXT)).ok, "the Server instance is still there"
+    finally:
+        await client.stop(deregister=False)
+        await bs.stop()
