@@ -12,10 +12,14 @@ A datagram that is not a request (a response, an ACK or RST) is let through from
 sent something to recently: responses are matched against our own requests and hold no state.
 Everything else from a stranger is dropped unanswered and counted (one summary line a minute).
 
-Two upstream behaviours are answered around here, not forked: aiocoap decodes string options
+Upstream behaviours answered around here, not forked (aiocoap 0.4.17): it decodes string options
 (Uri-Path, Uri-Query...) eagerly and lets the ``UnicodeDecodeError`` of one that is not UTF-8
 escape its receive callback, so such a request got no answer and a traceback; it now gets 4.02
-Bad Option (RFC 7252 §5.4.1: an invalid value of a critical option is an unrecognised option).
+Bad Option (RFC 7252 §5.4.1: an invalid value of a critical option is an unrecognised option). It
+drops a message format error with a warning per datagram; a CON of that kind now gets the RST
+RFC 7252 §4.2 asks for, and is counted. Its remaining per-datagram warnings pass a
+:class:`~.incidents.LogThrottle` (one line per message per minute; the logger is aiocoap's, shared
+by all contexts of a process, so in a fleet the counts go to the first agent's summary).
 """
 
 from __future__ import annotations
