@@ -106,3 +106,57 @@ def test_incident_log_writes_one_line_per_interval(caplog: pytest.LogCaptureFixt
     assert "refused x999" in caplog.records[1].getMessage()
     assert "more" in caplog.records[1].getMessage()  # sources beyond the named few are only counted
     assert incidents["refused"] == 1000
+
+
+def _block(payload: bytes, num: int, more: bool, szx: int, size1: int | None = None) -> Message:
+    from aiocoap.optiontypes import BlockOption
+
+    msg = Message(code=Code.PUT, uri_path=("3", "0", "5"), payload=payload)
+    msg.opt.block1 = BlockOption.BlockwiseTuple(num, more, szx)
+    if size1 is not None:
+        msg.opt.size1 = size1
+    msg.remote = ("peer", 5683)
+    return msg
+
+
+@given(body=st.binary(min_size=1, max_size=3000), szx=st.integers(0, 6))
+def test_blocks_in_order_reassemble_the_body(body: bytes, szx: int) -> None:
+    from agent.client.uploads import Block1Uploads
+
+    uploads = Block1Uploads()
+    size = 16 << szx
+    chunks = [body[i:i + size] for i in range(0, len(body), size)]
+    whole = None
+    for num, chunk in enumerate(chunks):
+        whole = uploads.feed(_block(chunk, num, num < len(chunks) - 1, szx, size1=len(body)))
+        assert (whole is None) == (num < len(chunks) - 1)
+    assert whole is not None and whole.payload == body
+    assert len(uploads) == 0 and uploads.spooled_bytes == 0
+
+
+@given(blocks=st.integers(3, 20), skip=st.integers(1, 18), szx=st.integers(0, 3))
+def test_a_gap_is_4_08_and_forgets_the_upload(blocks: int, skip: int, szx: int) -> None:
+    from agent.client.uploads import Block1Uploads
+    from agent.core.errors import RequestEntityIncomplete
+
+    skip = min(skip, blocks - 1)
+    uploads = Block1Uploads()
+    size = 16 << szx
+    for num in range(skip):
+        assert uploads.feed(_block(b"x" * size, num, True, szx)) is None
+    with pytest.raises(RequestEntityIncomplete):
+        uploads.feed(_block(b"y" * size, skip + 1, True, szx))
+    assert len(uploads) == 0 and uploads.spooled_bytes == 0
+
+
+@given(total=st.integers(0, 1 << 31))
+def test_a_size1_over_the_cap_is_4_13_at_the_first_block(total: int) -> None:
+    from agent.client.uploads import Block1Uploads, TooLarge, UploadLimits
+
+    uploads = Block1Uploads(UploadLimits(max_size=4096))
+    if total > 4096:
+        with pytest.raises(TooLarge):
+            uploads.feed(_block(b"x" * 64, 0, True, 2, size1=total))
+    else:
+        assert uploads.feed(_block(b"x" * 64, 0, True, 2, size1=total)) is None
+    assert uploads.spooled_bytes <= 64
