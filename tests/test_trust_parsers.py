@@ -160,3 +160,12 @@ def test_a_size1_over_the_cap_is_4_13_at_the_first_block(total: int) -> None:
     else:
         assert uploads.feed(_block(b"x" * 64, 0, True, 2, size1=total)) is None
     assert uploads.spooled_bytes <= 64
+
+
+@pytest.mark.parametrize("units,good,bad", [("%", 100, 101), ("s", 0, -1), ("lat", -90.0, 90.5), ("ms", 5, -5)])
+def test_units_bound_values_when_the_model_gives_no_range(units: str, good: float, bad: float) -> None:
+    rtype = ResourceType.FLOAT if isinstance(good, float) else ResourceType.INTEGER
+    model = ResourceModel(1, "Thing", Operations.RW, rtype, units=units)
+    check_value(Path(32769, 0, 1), model, good)
+    with pytest.raises(BadRequest, match="outside the range"):
+        check_value(Path(32769, 0, 1), model, bad)

@@ -9,6 +9,8 @@ Rules come from two places:
 * The model's ``RangeEnumeration`` when it is a range this module can read: ``0..100``, ``1-65535``
   (a numeric range for numeric resources), ``0-255 bytes`` (a length range for strings and opaque
   values). Free text ("listed in 5.3.1.1") and lists of sizes are not rules and are left alone.
+* Without a range, the model's ``Units``: ``%`` is 0..100, ``lat``/``lon`` are coordinates, and
+  durations (``s``, ``ms``, ``min``, ``h``, ``d``) and sizes (``B``, ``KB``, ``MB``) are never negative.
 * The LwM2M specification for the Server object (1): Lifetime (1/x/1) >= 1 s, default pmin (2) and
   pmax (3) >= 0 with pmin <= pmax when pmax is set (non-zero), Binding (7) made of the binding
   letters of LwM2M 1.1 §6.2.1.1 (U, M, H, T, S, N and Q), each at most once.
@@ -42,6 +44,8 @@ class Range:
 
 
 def _number(x: float) -> str:
+    if x == float("inf"):
+        return ""
     return str(int(x)) if x == int(x) else str(x)
 
 
@@ -61,7 +65,7 @@ def check_value(path: Path, model: ResourceModel, value: object) -> None:
     rule = _SPEC_RULES.get((path[0], path[2])) if len(path) >= 3 else None
     if rule is not None:
         rule(path, value)
-    limits = parse_range(model.range_enumeration)
+    limits = parse_range(model.range_enumeration) or _UNIT_RANGES.get(model.units.strip())
     if limits is None:
         return
     if limits.of_length:
@@ -73,6 +77,17 @@ def check_value(path: Path, model: ResourceModel, value: object) -> None:
     numeric = model.type in _NUMERIC and isinstance(value, (int, float)) and not isinstance(value, bool)
     if numeric and not limits.low <= value <= limits.high:  # type: ignore[operator]
         raise BadRequest(f"{path}: {value} is outside the range {limits} of {model.name}")
+
+
+_INFINITY = float("inf")
+# What a unit says of a value when the model gives no range: a share, a coordinate, an amount of
+# time or data is never below zero (LwM2M's Time type, a point in time, has no unit).
+_UNIT_RANGES: dict[str, Range] = {
+    "%": Range(0, 100, of_length=False),
+    "lat": Range(-90, 90, of_length=False),
+    "lon": Range(-180, 180, of_length=False),
+    **{unit: Range(0, _INFINITY, of_length=False) for unit in ("s", "ms", "min", "h", "d", "B", "KB", "MB")},
+}
 
 
 def check_instance(object_id: int, values: Mapping[int, object], where: Path) -> None:
