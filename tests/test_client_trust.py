@@ -406,3 +406,19 @@ async def test_the_bootstrap_server_may_not_manage_the_agent_after_finish(server
     finally:
         await client.stop(deregister=False)
         await bs.stop()
+
+
+async def test_the_site_answers_4_01_to_a_peer_its_owner_refuses(agent: LwM2MClient) -> None:
+    """For transports that can only tell who is asking above the message layer (a DTLS identity)."""
+    from agent.client.agent import local_port
+    from agent.client.site import LwM2MSite
+
+    site = LwM2MSite(lambda remote: agent.session, accepts=lambda remote: False)
+    ctx = await Context.create_server_context(site, bind=("127.0.0.1", 0), transports=["udp6"])
+    try:
+        request = Message(code=Code.GET, uri=f"coap://127.0.0.1:{local_port(ctx)}/3/0/0")
+        response = await asyncio.wait_for(ctx.request(request).response, 5)
+        assert response.code == Code.UNAUTHORIZED
+        assert site.incidents["4.01 not a server of this agent"] == 1
+    finally:
+        await ctx.shutdown()
