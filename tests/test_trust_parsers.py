@@ -169,3 +169,17 @@ def test_units_bound_values_when_the_model_gives_no_range(units: str, good: floa
     check_value(Path(32769, 0, 1), model, good)
     with pytest.raises(BadRequest, match="outside the range"):
         check_value(Path(32769, 0, 1), model, bad)
+
+
+@given(ip=st.ip_addresses(v=4), port=st.integers(1, 65535))
+def test_a_source_is_the_same_from_an_ipv4_or_a_mapped_ipv6_socket(ip: object, port: int) -> None:
+    from agent.client.guard import source_of
+
+    assert source_of((f"::ffff:{ip}", port, 0, 0)) == source_of((str(ip), port)) == (str(ip), port)
+
+
+@given(ip=st.ip_addresses(v=6), port=st.integers(1, 65535))
+def test_an_ipv6_source_keeps_its_address_without_the_scope(ip: object, port: int) -> None:
+    from agent.client.guard import source_of
+
+    assert source_of((f"{ip}%eth0", port, 0, 2)) == (str(ip), port)

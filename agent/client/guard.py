@@ -25,7 +25,6 @@ by all contexts of a process, so in a fleet the counts go to the first agent's s
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import time
@@ -34,13 +33,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiocoap import Context, Message
-from aiocoap.error import UnparsableMessage
+from aiocoap import Context
 from aiocoap.numbers.constants import TransportTuning
 from aiocoap.tokenmanager import TokenManager
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
-from ..core.datagram import Header, error_reply, peek, reset_reply
+from ..core.datagram import error_reply, peek, reset_reply
 from .dedup import BoundedMessageManager
 from .incidents import IncidentLog, LogThrottle
 
@@ -54,16 +52,20 @@ _MAX_CONTACTS = 256
 
 
 def source_of(address: Any) -> Source | None:
-    """``(host, port)`` of a socket address or an aiocoap remote; IPv4-mapped IPv6 shown as IPv4."""
+    """``(host, port)`` of a socket address or an aiocoap remote; IPv4-mapped IPv6 shown as IPv4.
+
+    Runs for every datagram, so it works on the text the kernel gives (already canonical) rather
+    than parsing it; getaddrinfo's answers, which the allowed sets are made of, come the same way.
+    """
     sockaddr = getattr(address, "sockaddr", address)
     try:
-        host, port = sockaddr[0], int(sockaddr[1])
-        ip = ipaddress.ip_address(str(host).split("%", 1)[0])
+        host, port = str(sockaddr[0]), int(sockaddr[1])
     except (TypeError, ValueError, IndexError):
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (str(ip), port)
+    host = host.partition("%")[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return (host, port)
 
 
 async def resolve_sources(uri: str) -> set[Source]:
@@ -126,8 +128,11 @@ class _GuardedManager:
     def __init__(self, manager: Any, guard: SourceGuard) -> None:
         self.manager = manager
         self.guard = guard
+        # Set when aiocoap decoded a datagram and handed it on: it returns quietly when it could not.
+        self.dispatched = False
 
     def dispatch_message(self, message: Any) -> None:
+        self.dispatched = True
         self.manager.dispatch_message(message)
 
     def dispatch_error(self, error: Exception, remote: Any) -> None:
@@ -139,6 +144,8 @@ class _GuardedManager:
 
 class GuardedUDP6(MessageInterfaceUDP6):
     """aiocoap's UDP interface with the source check and the undecodable-request answer in front."""
+
+    _ctx: _GuardedManager
 
     def __init__(self, ctx: _GuardedManager, log: logging.Logger, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(ctx, log, loop)
@@ -153,18 +160,28 @@ class GuardedUDP6(MessageInterfaceUDP6):
         if not self._guard.admits(source, header.is_request):
             self._guard.refuse(source)
             return
-        # Decoded once here to answer what aiocoap would drop with a warning per datagram (or, for
-        # an option that is not UTF-8, with a traceback and no answer at all).
-        problem = _format_problem(data, header)
-        if problem is not None:
-            reply, kind = problem
-            self._reply(reply, address)
-            self._guard.incidents.note(kind, source)
+        if header.is_format_error:
+            self._reply(reset_reply(header), address)
+            self._guard.incidents.note("format error (RST)", source)
             return
+        self._ctx.dispatched = False
         try:
             super().datagram_msg_received(data, ancdata, flags, address)
+        except UnicodeDecodeError:
+            if header.is_request:
+                self._reply(error_reply(header, (4, 2), "an option is not UTF-8"), address)
+                self._guard.incidents.note("4.02 option not UTF-8", source)
+            else:
+                self._reply(reset_reply(header), address)
+                self._guard.incidents.note("format error (RST)", source)
+            return
         except Exception as exc:  # aiocoap already logged it; never let it close the socket
             self._guard.incidents.note(f"dispatch failed ({type(exc).__name__})", source)
+            return
+        if not self._ctx.dispatched:
+            # aiocoap found a format error in the options (and said so in a throttled warning).
+            self._reply(reset_reply(header), address)
+            self._guard.incidents.note("format error (RST)", source)
 
     def send(self, message: Any) -> None:
         self._guard.contacted(source_of(message.remote))
@@ -177,23 +194,6 @@ class GuardedUDP6(MessageInterfaceUDP6):
             self.transport.sendmsg(reply, [], 0, address)
         except OSError as exc:
             self.log.debug("cannot answer %s: %s", address, exc)
-
-
-def _format_problem(data: bytes, header: Header) -> tuple[bytes | None, str] | None:
-    """What to answer a datagram aiocoap cannot take, and how to count it; None when it is fine."""
-    if header.is_format_error:
-        return reset_reply(header), "format error (RST)"
-    try:
-        Message.decode(data)
-    except UnparsableMessage:
-        return reset_reply(header), "format error (RST)"
-    except UnicodeDecodeError:
-        if header.is_request:
-            return error_reply(header, (4, 2), "an option is not UTF-8"), "4.02 option not UTF-8"
-        return reset_reply(header), "format error (RST)"
-    except Exception:
-        return reset_reply(header), "format error (RST)"
-    return None
 
 
 async def create_guarded_server_context(site: object, bind: tuple[str, int], guard: SourceGuard) -> Context:
