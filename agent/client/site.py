@@ -14,7 +14,10 @@ FETCH / iPATCH            Read-Composite (and Observe-Composite) / Write-Composi
 ========================  ==========================================================
 
 Every :class:`~agent.core.errors.LwM2MError` becomes its CoAP code with the message as diagnostic
-payload; any other exception is logged and answered 5.00, so no request can stop the agent.
+payload; any other exception is logged and answered 5.00 (a bug), so no request can stop the agent.
+Error answers are counted and summarised once a minute (incidents.py), never logged one by one.
+Block1 uploads are reassembled within the bounds of uploads.py; a peer the owner's ``accepts``
+refuses gets 4.01 (the UDP transport has already dropped strangers, see guard.py).
 """
 
 from __future__ import annotations
