@@ -49,6 +49,18 @@ def run_until_signal(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return asyncio.run(runner())
 
 
+def _server_uri(uri: str | None) -> str | None:
+    """``--server`` and ``--bootstrap`` are checked as strictly as a profile's ``uri``."""
+    from .core.server_uri import BadServerUri, check_server_uri
+
+    if uri is not None:
+        try:
+            check_server_uri(uri)
+        except BadServerUri as exc:
+            raise click.BadParameter(f"{exc.message}; {exc.fix}") from None
+    return uri
+
+
 @click.group()
 @click.version_option(__version__, prog_name="lwm2m-agent")
 def main() -> None:
@@ -58,9 +70,9 @@ def main() -> None:
 @main.command()
 @click.option("--profile", "profile_path", type=click.Path(exists=True, dir_okay=False, path_type=FsPath),
               default=None, help="Device profile (TOML) [default: the built-in object set 0, 1, 3, 3303].")
-@click.option("--server", "server_uri", default=None,
+@click.option("--server", "server_uri", default=None, callback=lambda _ctx, _param, uri: _server_uri(uri),
               help="LwM2M server URI (coap://HOST:PORT) [default: the profile's, else coap://127.0.0.1:5683].")
-@click.option("--bootstrap", "bootstrap_uri", default=None,
+@click.option("--bootstrap", "bootstrap_uri", default=None, callback=lambda _ctx, _param, uri: _server_uri(uri),
               help="Bootstrap server URI: bootstrap first, then register where it says.")
 @click.option("--endpoint", default=None,
               help="Endpoint client name [default: the profile's, else serial or host+MAC].")
@@ -102,10 +114,6 @@ def run(profile_path: FsPath | None, server_uri: str | None, bootstrap_uri: str 
 
     setup_logging(max(verbose, 1))
     log = logging.getLogger("agent")
-    for flag, uri in (("--server", server_uri), ("--bootstrap", bootstrap_uri)):
-        problem = server_uri_problem(uri) if uri is not None else None
-        if problem is not None:
-            raise click.BadParameter(problem, param_hint=flag)
     key = _psk_key(psk_key_file, psk_key, log)
     if (psk_identity is None) != (key is None):
         raise click.UsageError("a pre-shared key needs both --psk-identity and --psk-key-file (or --psk-key)")
@@ -143,14 +151,6 @@ def status(state_dir: FsPath) -> None:
         raise click.ClickException(str(exc)) from None
     for line in render(answer):
         click.echo(line)
-
-
-def server_uri_problem(uri: str) -> str | None:
-    """Why ``uri`` cannot be a server URI (the rule a profile's ``uri`` follows), or None."""
-    from .profiles.loader import uri_problem
-
-    problem = uri_problem(uri)
-    return f"{problem[0]}; fix: {problem[1]}" if problem else None
 
 
 def _psk_key(path: FsPath | None, text: str | None, log: logging.Logger) -> bytes | None:

@@ -109,3 +109,15 @@ async def test_run_speaks_the_systemd_notify_protocol(server: LwM2MServer, tmp_p
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.parametrize("uri", ["garbage", "http://127.0.0.1:5683", "coap://", "coap://host:0"])
+async def test_run_refuses_a_server_uri_it_cannot_register_to(uri: str) -> None:
+    code, out = await run_cli("run", "--server", uri)
+    assert code == 2, out
+    assert "Invalid value for '--server'" in out and ("coap://127.0.0.1:5683" in out or ":5683" in out)
+
+
+async def test_a_bootstrap_uri_is_checked_too() -> None:
+    code, out = await run_cli("run", "--bootstrap", "udp://bs:5683")
+    assert code == 2 and "Invalid value for '--bootstrap'" in out

@@ -336,3 +336,13 @@ def test_numbers_must_be_finite(tmp_path: Path) -> None:
           "not a finite number")
     check(tmp_path, HEAD + '[objects.3303.0.resources]\n5700 = { kind = "constant", value = true } #<\n',
           "objects.3303.0.resources.5700.value", "true is not a Float")
+
+
+def test_limits_are_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "pi.toml"
+    path.write_text(HEAD + "\n[limits]\nmax_observations = 200\nupload_timeout = 5.5\n")
+    limits = load_profile(path).limits
+    assert (limits.max_observations, limits.upload_timeout, limits.upload_max_transfers) == (200, 5.5, 4)
+    error = check(tmp_path, HEAD + "\n[limits]\nmax_observations = 0 #<\n", "limits.max_observations", "positive")
+    assert "1000" in str(error)
+    check(tmp_path, HEAD + "\n[limits]\nmax_observation = 5 #<\n", "limits.max_observation", "max_observations")

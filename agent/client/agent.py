@@ -19,7 +19,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
 from aiocoap import Code, Message
@@ -33,10 +33,13 @@ from ..tree import ObjectTree
 from ..tree.binding import ExecuteAction, StoredValue
 from .account import ServerAccount, server_account
 from .bootstrap import BootstrapFailed, bootstrap
+from .guard import SourceGuard
+from .limits import ServerLimits
 from .persistence import ClientState, SavedRegistration
 from .registration import RegistrationEngine, RegistrationSettings
 from .session import ServerSession, preferred_format_for
 from .site import LwM2MSite, read_composite
+from .sources import ManagementSources
 from .transport import DtlsUnavailable, ExchangeFailed, ServerLink
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class ClientSettings:
     state_dir: FsPath | None = None
     force_bootstrap: bool = False
     bootstrap_timeout: float = 60.0
+    limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 class LwM2MClient:
@@ -68,7 +72,13 @@ class LwM2MClient:
             short_server_id=_short_server_id(tree),
             preferred_format=settings.preferred_format,
         )
-        self.site = LwM2MSite(lambda remote: self.session)
+        self._limit_session(settings.limits)
+        # Only its servers may manage it: over UDP the source address decides, checked before aiocoap
+        # keeps anything (guard.py); over DTLS the session the agent opened to its server does.
+        self.sources = ManagementSources(self.session)
+        self.guard = SourceGuard(self.sources.accepts)
+        self.site = LwM2MSite(lambda remote: self.session, accepts=self._accepts,
+                              uploads=settings.limits.uploads())
         self.state = ClientState(settings.state_dir)
         self.session.on_tree_change = lambda operation, path: self.state.tree_changed(tree, operation, path)
         self.link: ServerLink | None = None
@@ -89,7 +99,7 @@ class LwM2MClient:
         Raises :class:`~agent.state.StateDirError` when the state directory cannot be used.
         """
         self.state.prepare()
-        self.link = await ServerLink.open(self.site, self.settings.bind_host, self.settings.bind_port)
+        self.link = await ServerLink.open(self.site, self.settings.bind_host, self.settings.bind_port, self.guard)
         self.engine = RegistrationEngine(
             self.link, self.tree, self.settings.registration,
             content_format=lambda: int(self.session.preferred_format
@@ -97,6 +107,7 @@ class LwM2MClient:
         )
         self.engine.on_version_change = self._version_changed
         self.engine.on_registration_change = self._save_registration
+        self.sources.engine = self.engine
         self._lifecycle = asyncio.get_running_loop().create_task(self._run(), name="client lifecycle")
 
     async def _run(self) -> None:
@@ -115,6 +126,7 @@ class LwM2MClient:
                     self._apply_written_settings(account)
             snapshot = None
             self.account = account
+            await self.sources.allow_server(account.server_uri)
             try:
                 self.link.use_server(account.server_uri, account.identity, account.secret_key)
             except (DtlsUnavailable, ExchangeFailed) as exc:
@@ -189,6 +201,7 @@ class LwM2MClient:
                 self.state.restore(self.tree, snapshot, account.server_uri)
                 self._use_account_settings(account)
                 return account
+        await self.sources.allow_bootstrap(s.bootstrap_uri)
         backoff = self.engine.backoff
         while True:
             try:
@@ -229,6 +242,14 @@ class LwM2MClient:
             server_uri=reg.server_uri, endpoint=reg.endpoint, location=engine.location,
             lifetime=reg.lifetime, updated_at=engine.last_update_at))
 
+    def _accepts(self, remote: object) -> bool:
+        """The site's check: the DTLS session to our server, or a plain-UDP source the policy allows."""
+        return (self.link is not None and self.link.is_server_session(remote)) or self.sources.accepts_remote(remote)
+
+    def _limit_session(self, limits: ServerLimits) -> None:
+        self.session.observations.max_observations = limits.max_observations
+        self.session.observations.keepalive = limits.observe_keepalive
+
     def _version_changed(self, version: str) -> None:
         self.session.lwm2m_version = version
 
@@ -242,6 +263,9 @@ class LwM2MClient:
             lifetime = inst.resources.get(1)
             if isinstance(lifetime, StoredValue):
                 lifetime.add_listener(functools.partial(_lifetime_changed, engine, lifetime))
+            binding = inst.resources.get(7)
+            if isinstance(binding, StoredValue):
+                binding.add_listener(functools.partial(_binding_changed, engine, binding))
             # Registration Update Trigger: bootstrap never writes executables, so it is always ours.
             inst.resources[8] = ExecuteAction(lambda _args: engine.trigger_update())
             for rid in (2, 3):
@@ -281,6 +305,8 @@ class LwM2MClient:
                 await self._lifecycle
             self._lifecycle = None
         self.session.observations.cancel_all()
+        self.guard.incidents.flush()
+        self.site.incidents.flush()
         if self.engine is not None:
             await self.engine.stop(deregister=deregister)
         if self.link is not None:
@@ -291,6 +317,11 @@ class LwM2MClient:
 def _lifetime_changed(engine: RegistrationEngine, lifetime: StoredValue) -> None:
     if isinstance(lifetime.value, int):
         engine.set_lifetime(lifetime.value)
+
+
+def _binding_changed(engine: RegistrationEngine, binding: StoredValue) -> None:
+    if isinstance(binding.value, str):
+        engine.set_binding(binding.value)
 
 
 def _short_server_id(tree: ObjectTree) -> int:

@@ -77,7 +77,7 @@ class ObservationRegistry:
     confirmable_every = 16
     confirmable_interval = 30.0
 
-    def __init__(self) -> None:
+    def __init__(self, max_observations: int = 1000, keepalive: float = 600.0) -> None:
         self._by_token: dict[tuple[object, bytes], ActiveObservation] = {}
         self.notifications_sent = 0
         # Notification storing: asked before each notification goes out; True means it took the message
@@ -85,6 +85,25 @@ class ObservationRegistry:
         # is asked when the transport ends an observation; True keeps it notifying into ``hold``.
         self.hold: Callable[[ActiveObservation, Message], bool] | None = None
         self.park: Callable[[ActiveObservation], bool] | None = None
+        # Each observation holds a pipe, a timer and listeners (~12 KB): a server gets this many.
+        self.max_observations = max_observations
+        # A confirmable notification at least this often, even of a value that never changes: a
+        # peer that stopped acknowledging is found out (RFC 7641 §4.5) and its observations end.
+        self.keepalive = keepalive
+        self.refused_over_cap = 0
+
+    def admits(self, remote: object, token: bytes) -> bool:
+        """Whether a new Observe on ``token`` may start; over the cap it is served as a plain read.
+
+        RFC 7641 §4.1 lets a server that cannot keep an observation answer without the Observe option.
+        """
+        if len(self._by_token) < self.max_observations or (remote, token) in self._by_token:
+            return True
+        if self.refused_over_cap == 0:
+            log.warning("%d observations already: further Observe requests are answered as plain reads",
+                        self.max_observations)
+        self.refused_over_cap += 1
+        return False
 
     def __len__(self) -> int:
         return len(self._by_token)
@@ -115,6 +134,7 @@ class ObservationRegistry:
             session=session, remote=request.remote, token=request.token, paths=paths,
             content_format=content_format, composite=composite, pipe=pipe,
             logic=Observation(attrs, loop.time(), _observed_value(paths[0], values, composite)),
+            last_confirmable=loop.time(),
         )
         key = (request.remote, request.token)
         old = self._by_token.pop(key, None)
@@ -249,6 +269,9 @@ class ObservationRegistry:
         sample = obs.logic.next_sample(now)
         if sample is not None and (wake is None or sample < wake):
             wake = sample
+        keepalive = obs.last_confirmable + self.keepalive
+        if wake is None or keepalive < wake:
+            wake = keepalive
         if wake is not None:
             obs.timer = loop.call_at(max(wake, now), self._on_timer, obs)
 
@@ -270,9 +293,11 @@ class ObservationRegistry:
         sample = obs.logic.next_sample(now)
         if obs.logic.on_timer(now, value) or (sample is not None and sample <= now and obs.logic.on_value(value, now)):
             self._send(obs, values)
+        elif now >= obs.last_confirmable + self.keepalive:
+            self._send(obs, values, confirmable=True)
         self._schedule(obs)
 
-    def _send(self, obs: ActiveObservation, values: list[ResourceValue]) -> None:
+    def _send(self, obs: ActiveObservation, values: list[ResourceValue], confirmable: bool = False) -> None:
         base = Path() if obs.composite else obs.path
         payload = encoder_for(obs.content_format).encode(base, values, obs.session.tree.models)
         obs.sequence = (obs.sequence + 1) % _OBSERVE_MODULO
@@ -280,7 +305,7 @@ class ObservationRegistry:
         # one CON at a time per peer); a CON now and then tells us whether the server still listens
         # (it answers RST when it forgot the token), as RFC 7641 §4.5 asks.
         now = asyncio.get_running_loop().time()
-        confirmable = (obs.sequence % self.confirmable_every == 1
+        confirmable = (confirmable or obs.sequence % self.confirmable_every == 1
                        or now - obs.last_confirmable >= self.confirmable_interval)
         if confirmable:
             obs.last_confirmable = now

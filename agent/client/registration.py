@@ -153,6 +153,12 @@ class RegistrationEngine:
         self._params_changed = True
         self._wakeup.set()
 
+    def set_binding(self, binding: str) -> None:
+        """A server wrote /1/x/7: the new binding goes out with the next Update (its trigger, /1/x/8)."""
+        if binding != self.settings.binding:
+            self.settings.binding = binding
+            self._params_changed = True
+
     def set_lifetime(self, lifetime: int) -> None:
         if lifetime != self.settings.lifetime:
             self.settings.lifetime = lifetime
@@ -243,7 +249,9 @@ class RegistrationEngine:
         try:
             await self._register_once(self.lwm2m_version)
         except VersionRefused:
-            if self.lwm2m_version == "1.0":
+            # Only a first Register can be refused for its version: once the server took this
+            # version, a 4.00 means something else (a bad parameter) and falling back would hide it.
+            if self.lwm2m_version == "1.0" or self.registrations > 0:
                 raise RegistrationFailed("server refused LwM2M 1.0 registration") from None
             log.warning("server refused LwM2M %s; registering as 1.0", self.lwm2m_version)
             self.lwm2m_version = "1.0"

@@ -82,6 +82,8 @@ class ServerSession:
             raise BadRequest("Bootstrap-Finish outside a bootstrap session")
         if self.on_bootstrap_finish is not None:
             await self.on_bootstrap_finish()
+        # Finish ends what the bootstrap server may do: its next request is refused like a stranger's.
+        self.bootstrapping = False
 
     def bootstrap_discover_links(self, path: Path) -> list[Link]:
         """Bootstrap-Discover (LwM2M 1.1 §5.2.7.3): objects and instances, with ssid/uri of servers."""

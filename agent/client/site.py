@@ -14,7 +14,10 @@ FETCH / iPATCH            Read-Composite (and Observe-Composite) / Write-Composi
 ========================  ==========================================================
 
 Every :class:`~agent.core.errors.LwM2MError` becomes its CoAP code with the message as diagnostic
-payload; any other exception is logged and answered 5.00, so no request can stop the agent.
+payload; any other exception is logged and answered 5.00 (a bug), so no request can stop the agent.
+Error answers are counted and summarised once a minute (incidents.py), never logged one by one.
+Block1 uploads are reassembled within the bounds of uploads.py; a peer the owner's ``accepts``
+refuses gets 4.01 (the UDP transport has already dropped strangers, see guard.py).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiocoap import Code, Message
-from aiocoap.blockwise import Block1Spool, Block2Cache
+from aiocoap.blockwise import Block2Cache
 from aiocoap.error import RenderableError
 from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
 
@@ -43,6 +46,9 @@ from ..core.errors import (
 from ..core.formats import ContentFormat
 from ..core.path import Path
 from ..core.values import ResourceValue
+from .guard import source_of
+from .incidents import IncidentLog
+from .uploads import Block1Uploads, TooLarge, UploadLimits
 
 if TYPE_CHECKING:
     from aiocoap.pipe import Pipe
@@ -50,8 +56,6 @@ if TYPE_CHECKING:
     from .session import ServerSession
 
 log = logging.getLogger(__name__)
-
-MAX_REQUEST_PAYLOAD = 1 << 20
 
 def error_response(exc: LwM2MError) -> Message:
     klass, detail = exc.code
@@ -72,13 +76,23 @@ class LwM2MSite:
     defaults of the first session (a server may talk to us before its Register answer arrives).
     """
 
-    def __init__(self, session_for: Callable[[object], ServerSession]) -> None:
+    def __init__(self, session_for: Callable[[object], ServerSession], *,
+                 accepts: Callable[[object], bool] | None = None,
+                 incidents: IncidentLog | None = None, uploads: UploadLimits | None = None) -> None:
         self._session_for = session_for
-        self._block1 = Block1Spool()
+        # The transport refuses strangers before aiocoap keeps anything (see guard.py); this check
+        # is for transports that cannot (a DTLS session's identity is known only up here).
+        self._accepts = accepts
+        self.incidents = incidents or IncidentLog("requests answered with an error")
+        self.uploads = Block1Uploads(uploads)
         self._block2 = Block2Cache()
 
     async def render_to_pipe(self, pipe: Pipe) -> None:
         request: Message = pipe.request
+        if self._accepts is not None and not self._accepts(request.remote):
+            self.incidents.note("4.01 not a server of this agent", source_of(request.remote))
+            pipe.add_response(error_response(Unauthorized("not a server of this agent")), is_last=True)
+            return
         session = self._session_for(request.remote)
         try:
             if request.opt.uri_path[:1] == ("0",) and not session.bootstrapping:
@@ -86,24 +100,29 @@ class LwM2MSite:
                 # Security object (it holds the PSK) without reaching _dispatch's check.
                 raise Unauthorized("the Security object is only open to a bootstrap server")
             if request.opt.block1 is not None:
-                # Large Writes arrive blockwise (RFC 7959); aiocoap reassembles, we bound the size.
-                if request.opt.block1.start + len(request.payload) > MAX_REQUEST_PAYLOAD:
-                    pipe.add_response(Message(code=Code.REQUEST_ENTITY_TOO_LARGE,
-                                              payload=f"payload over {MAX_REQUEST_PAYLOAD} bytes".encode()),
-                                      is_last=True)
+                assembled = self.uploads.feed(request)
+                if assembled is None:
+                    pipe.add_response(_continue(request), is_last=True)
                     return
-                request = self._block1.feed_and_take(request)
+                request = assembled
             if request.opt.observe is not None and request.code in (Code.GET, Code.FETCH):
-                if request.opt.observe == 0 and request.opt.block2 is None:
+                if (request.opt.observe == 0 and request.opt.block2 is None
+                        and session.observations.admits(request.remote, request.token)):
                     await session.observations.observe(pipe, session)
                     return
-                session.observations.cancel(request.remote, request.token, self._path_of(request))
+                if request.opt.observe != 0:
+                    session.observations.cancel(request.remote, request.token, self._path_of(request))
             response = await self._block2.extract_or_insert(request, lambda: self._respond(request, session))
             response.opt.block1 = request.opt.block1
+        except TooLarge as exc:
+            response = error_response(exc)
+            response.opt.size1 = exc.max_size
         except LwM2MError as exc:
             response = error_response(exc)
-        except RenderableError as exc:  # blockwise Continue / Incomplete from aiocoap
+        except RenderableError as exc:  # blockwise Incomplete from aiocoap's Block2 cache
             response = exc.to_message()
+        if not response.code.is_successful():
+            self.incidents.note(response.code.dotted, source_of(request.remote))
         pipe.add_response(response, is_last=True)
 
     async def _respond(self, request: Message, session: ServerSession) -> Message:
@@ -226,7 +245,10 @@ class LwM2MSite:
                     await session.tree.write(path, values, replace=False)
                     session.tree_changed("write", path)
                     return Message(code=Code.CHANGED)
-            args = request.payload.decode("utf-8", errors="strict") if request.payload else ""
+            try:
+                args = request.payload.decode("utf-8", errors="strict") if request.payload else ""
+            except UnicodeDecodeError:
+                raise BadRequest("execute arguments must be UTF-8 text") from None
             _check_execute_arguments(args)
             await session.tree.execute(path, args)
             return Message(code=Code.CHANGED)
@@ -300,6 +322,13 @@ class LwM2MSite:
         if cf is None or int(cf) not in (ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR):
             raise UnsupportedContentFormat("composite requests take SenML JSON or SenML CBOR")
         return senml.decode_paths(request.payload, int(cf))
+
+
+def _continue(request: Message) -> Message:
+    """2.31 Continue: the block is in, send the next (RFC 7959 §2.3)."""
+    msg = Message(code=Code.CONTINUE)
+    msg.opt.block1 = request.opt.block1
+    return msg
 
 
 def _require(session: ServerSession, path: Path) -> None:

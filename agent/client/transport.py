@@ -33,6 +33,8 @@ from aiocoap.error import Error as CoapError
 from aiocoap.interfaces import EndpointAddress
 from aiocoap.transports import tinydtls  # imports DTLSSocket only when a connection starts
 
+from .guard import SourceGuard, create_guarded_server_context
+
 log = logging.getLogger(__name__)
 
 # aiocoap sets SO_REUSEPORT on its UDP sockets, and Linux then hands the same ephemeral port to two
@@ -111,11 +113,21 @@ class ServerLink:
         self.handshakes = 0
 
     @classmethod
-    async def open(cls, site: object, bind_host: str = "::", bind_port: int = 0) -> ServerLink:
-        """Bind the agent's UDP socket (serving ``site``) and, where DTLSSocket exists, the DTLS client."""
+    async def open(cls, site: object, bind_host: str = "::", bind_port: int = 0,
+                   guard: SourceGuard | None = None) -> ServerLink:
+        """Bind the agent's UDP socket (serving ``site``, behind ``guard``) and, where DTLSSocket
+        exists, the DTLS client transport."""
         dtls = dtls_available()
-        transports = ["udp6", "tinydtls"] if dtls else ["udp6"]
-        context = await Context.create_server_context(site, bind=(bind_host, bind_port), transports=transports)
+        if guard is None:
+            context = await Context.create_server_context(site, bind=(bind_host, bind_port), transports=["udp6"])
+        else:
+            context = await create_guarded_server_context(site, (bind_host, bind_port), guard)
+        if dtls:
+            # What Context.create_server_context does for "tinydtls"; requests a server sends over a
+            # session the agent opened reach ``site`` through it (the session is its own check).
+            await context._append_tokenmanaged_messagemanaged_transport(
+                lambda manager: tinydtls.MessageInterfaceTinyDTLS.create_client_transport_endpoint(
+                    manager, log=context.log, loop=asyncio.get_running_loop()))
         return cls(context, dtls)
 
     @property

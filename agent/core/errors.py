@@ -33,6 +33,12 @@ class Unauthorized(LwM2MError):
     code = (4, 1)
 
 
+class BadOption(LwM2MError):
+    """4.02: a critical option the agent cannot use (RFC 7252 §5.4.1), e.g. a Uri-Path that is not UTF-8."""
+
+    code = (4, 2)
+
+
 class NotFound(LwM2MError):
     """4.04: no such object, instance, resource or resource instance."""
 
@@ -49,6 +55,18 @@ class NotAcceptable(LwM2MError):
     """4.06: the agent cannot produce the content format asked for in Accept."""
 
     code = (4, 6)
+
+
+class RequestEntityIncomplete(LwM2MError):
+    """4.08: a Block1 block that does not continue a transfer in progress (RFC 7959 §2.9.2)."""
+
+    code = (4, 8)
+
+
+class RequestEntityTooLarge(LwM2MError):
+    """4.13: a request body over the agent's bounds (RFC 7959 §2.9.3 for Block1 and Size1)."""
+
+    code = (4, 13)
 
 
 class UnsupportedContentFormat(LwM2MError):

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from ..client.agent import ClientSettings, LwM2MClient
 from ..client.defaults import default_tree
+from ..client.limits import ServerLimits
+from ..client.memory import trim_memory_periodically
 from ..client.registration import RegistrationSettings
 from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, default_endpoint_name, load_profile
 from ..profiles import start_tree as start_profile_tree
@@ -101,7 +103,7 @@ def server_profile(options: AgentOptions, profile: Profile | None) -> ServerProf
     return dataclasses.replace(server, **changes)  # type: ignore[arg-type]
 
 
-def client_settings(options: AgentOptions, server: ServerProfile) -> ClientSettings:
+def client_settings(options: AgentOptions, server: ServerProfile, limits: ServerLimits | None = None) -> ClientSettings:
     if server.endpoint_warning:
         log.warning("endpoint name %s: %s", server.endpoint, server.endpoint_warning)
     uri = server.uri or server.bootstrap_uri or DEFAULT_SERVER
@@ -109,7 +111,7 @@ def client_settings(options: AgentOptions, server: ServerProfile) -> ClientSetti
                                binding=server.binding, lwm2m_version=server.lwm2m_version)
     return ClientSettings(reg, bind_host=options.bind_host, bind_port=options.bind_port,
                           bootstrap_uri=server.bootstrap_uri, state_dir=options.state_dir,
-                          force_bootstrap=options.force_bootstrap)
+                          force_bootstrap=options.force_bootstrap, limits=limits or ServerLimits())
 
 
 async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, ClientSettings]:
@@ -119,7 +121,7 @@ async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, Clie
     for warning in profile.warnings if profile else []:
         log.warning("%s", warning)
     server = server_profile(options, profile)
-    settings = client_settings(options, server)
+    settings = client_settings(options, server, profile.limits if profile is not None else None)
     if profile is not None:
         tree = await build_agent_tree(dataclasses.replace(profile, server=server), simulate=options.simulate)
     else:
@@ -242,6 +244,7 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> int:
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     status = loop.create_task(report_registration(agent, systemd))
     exit_status = 0
+    trimmer = loop.create_task(trim_memory_periodically())
     try:
         while True:
             waiters = [loop.create_task(event.wait()) for event in (stop, reload, control.event)]
@@ -265,6 +268,7 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> int:
             status = loop.create_task(report_registration(agent, systemd))
     finally:
         status.cancel()
+        trimmer.cancel()
         loop.remove_signal_handler(signal.SIGHUP)
         systemd.stopping()
         log.info("stopping: de-registering")

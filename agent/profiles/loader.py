@@ -18,11 +18,11 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..core.errors import LwM2MError
 from ..core.model import ModelRegistry, ObjectModel, ResourceModel, ResourceType
 from ..core.path import Path as LwPath
+from ..core.server_uri import BadServerUri, check_server_uri
 from ..hardware import FACTS
 from ..hardware.serial_bindings import NMEA_FIELDS
 from ..models import load_models, shipped_models
@@ -46,6 +46,7 @@ from .kinds import (
     check_param,
     check_params,
 )
+from .limits import parse_limits
 from .locate import LineIndex
 from .sigfox import MIN_SENSIBLE_INTERVAL, SigfoxField, SigfoxProfile, profile_field
 from .spec import BindingSpec, InstanceSpec, Profile, SerialPortSpec, ServerProfile, ShortcutSpec
@@ -53,7 +54,7 @@ from .telemetry import load_telemetry
 from .values import toml_to_content, toml_to_value
 
 MAX_PROFILE_BYTES = 1024 * 1024
-_TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox", "telemetry")
+_TOP_KEYS = ("description", "server", "models", "serial", "objects", "sigfox", "telemetry", "limits")
 _SERVER_KEYS = ("uri", "endpoint", "lifetime", "binding", "lwm2m_version", "bootstrap", "psk_identity", "psk_key",
                 "psk_key_file", "short_server_id", "soracom")
 _BINDING_MODES = re.compile(r"^(U|UQ|S|SQ|US|UQS|T|TQ|N|NQ|[UMHTSNQ]{1,6})$")
@@ -140,21 +141,6 @@ def _convertible(source: ResourceType, target: ResourceType) -> bool:
     return source in numbers and target in numbers
 
 
-def uri_problem(uri: str) -> tuple[str, str] | None:
-    """(reason, fix) when ``uri`` is not a usable LwM2M server URI, else None."""
-    try:
-        parts = urlsplit(uri)
-        port = parts.port
-    except ValueError as exc:
-        return f"{uri!r} is not a URI ({exc})", 'give e.g. "coap://127.0.0.1:5683"'
-    if parts.scheme not in ("coap", "coaps") or not parts.hostname:
-        return (f"{uri!r} is not a coap:// or coaps:// URI with a host",
-                'give e.g. "coap://127.0.0.1:5683" or "coaps://jp.inventory.soracom.io:5684"')
-    if port == 0:
-        return f"{uri!r} has port 0", "give the server's port, e.g. :5683"
-    return None
-
-
 class _Loader:
     def __init__(self, file: str, lines: LineIndex, root: Path) -> None:
         self.file = file
@@ -194,6 +180,9 @@ class _Loader:
         profile = Profile(path=Path(self.file), description=description, server=server, models=self.models,
                           model_folders=folders, serial_ports=self.serial_ports, instances=instances,
                           warnings=self.warnings, where=self.top)
+        if "limits" in doc:
+            profile.limits = parse_limits(self.table(doc["limits"], self.top.at("limits"), "write [limits]"),
+                                          self.top.at("limits"))
         if "sigfox" in doc:
             profile.sigfox = self.sigfox(self.table(doc["sigfox"], self.top.at("sigfox"), "write [sigfox]"),
                                          instances)
@@ -266,9 +255,10 @@ class _Loader:
 
     @staticmethod
     def check_uri(uri: str, where: Where) -> None:
-        problem = uri_problem(uri)
-        if problem is not None:
-            raise where.error(*problem)
+        try:
+            check_server_uri(uri)
+        except BadServerUri as exc:
+            raise where.error(exc.message, exc.fix) from None
 
     @staticmethod
     def soracom_preset(values: dict[str, object], where: Where) -> dict[str, object]:

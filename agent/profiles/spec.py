@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..client.limits import ServerLimits
 from ..core.model import ModelRegistry
 from ..telemetry.settings import TelemetrySettings
 from .errors import Where
@@ -127,6 +128,7 @@ class Profile:
     instances: list[InstanceSpec]
     sigfox: SigfoxProfile | None = None
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    limits: ServerLimits = field(default_factory=ServerLimits)
     warnings: list[str] = field(default_factory=list)
     where: Where | None = None
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..core.errors import BadRequest, MethodNotAllowed, NotFound, ServiceUnavailable
 from ..core.model import ModelRegistry, ObjectModel, ResourceModel
 from ..core.path import Path
+from ..core.value_rules import check_instance, check_value, instance_rule_resources
 from ..core.values import ResourceValue, coerce
 from .binding import ResourceBinding, ResourceContent, StoredValue
 
@@ -249,6 +250,7 @@ class ObjectTree:
                 targets.append((rpath, merged))  # type: ignore[arg-type]
             else:
                 targets.append((rpath, items))  # type: ignore[arg-type]
+        await self._check_rules(targets)
         if bootstrap:
             await self._bootstrap_write(targets)
             return
@@ -260,6 +262,24 @@ class ObjectTree:
                 raise MethodNotAllowed(f"resource {rpath} is not writable")
         for rpath, content in targets:
             await self.binding(rpath)[1].write(content)
+
+    async def _check_rules(self, targets: list[tuple[Path, ResourceContent]]) -> None:
+        """The model's ranges and the specification's rules, on every value, before anything changes."""
+        by_instance: dict[Path, dict[int, object]] = {}
+        for rpath, content in targets:
+            rmodel = self.models.resource(rpath)
+            if rmodel is None:
+                continue
+            for item_path, item in (((rpath.child(i), v) for i, v in content.items())
+                                    if isinstance(content, dict) else ((rpath, content),)):
+                check_value(item_path, rmodel, item)
+            by_instance.setdefault(Path(*rpath[:2]), {})[rpath[2]] = content
+        for ipath, changes in by_instance.items():
+            needed = [rid for rid in instance_rule_resources(ipath[0]) if rid not in changes]
+            for rid in needed:
+                if self.exists(ipath.child(rid)):
+                    changes[rid] = await self.binding(ipath.child(rid))[1].read()
+            check_instance(ipath[0], changes, ipath)
 
     async def _bootstrap_write(self, targets: list[tuple[Path, ResourceContent]]) -> None:
         for rpath, content in targets:
