@@ -411,8 +411,8 @@ async def test_the_bootstrap_server_may_not_manage_the_agent_after_finish(server
 
 async def test_the_site_answers_4_01_to_a_peer_its_owner_refuses(agent: LwM2MClient) -> None:
     """For transports that can only tell who is asking above the message layer (a DTLS identity)."""
-    from agent.client.transport import local_port
     from agent.client.site import LwM2MSite
+    from agent.client.transport import local_port
 
     site = LwM2MSite(lambda remote: agent.session, accepts=lambda remote: False)
     ctx = await Context.create_server_context(site, bind=("127.0.0.1", 0), transports=["udp6"])
