@@ -29,6 +29,7 @@ from ..core.codecs import encoder_for
 from ..core.errors import NotAcceptable
 from ..core.formats import ContentFormat
 from ..core.path import Path
+from ..state import TreeSnapshot
 from ..tree import ObjectTree
 from ..tree.binding import ExecuteAction, StoredValue
 from .account import ServerAccount, server_account
@@ -38,7 +39,7 @@ from .limits import ServerLimits
 from .persistence import ClientState, SavedRegistration
 from .registration import RegistrationEngine, RegistrationSettings
 from .session import ServerSession, preferred_format_for
-from .site import LwM2MSite, read_composite
+from .site import LwM2MSite
 from .sources import ManagementSources
 from .transport import DtlsUnavailable, ExchangeFailed, ServerLink
 
@@ -183,13 +184,11 @@ class LwM2MClient:
             if Path(1, iid, 7) in self.state.written and isinstance(binding, str):
                 reg.binding = binding
 
-    async def _bootstrapped_account(self, snapshot: object) -> ServerAccount:
+    async def _bootstrapped_account(self, snapshot: TreeSnapshot | None) -> ServerAccount:
         """The account a bootstrap server gave: the saved one if there is one, else a new bootstrap."""
-        from ..state import TreeSnapshot
-
         s = self.settings
         assert self.engine is not None and self.link is not None and s.bootstrap_uri is not None
-        if isinstance(snapshot, TreeSnapshot) and snapshot.restore_accounts(self.tree):
+        if snapshot is not None and snapshot.restore_accounts(self.tree):
             try:
                 account = server_account(self.tree)
             except NotAcceptable:
@@ -282,7 +281,7 @@ class LwM2MClient:
 
         Returns the server's response code (``"2.04"`` when it took them).
         """
-        values = await read_composite(self.session, list(paths))
+        values = await self.tree.read_composite(list(paths))
         return await self.send_payload(encoder_for(content_format).encode(Path(), values, self.tree.models),
                                        content_format)
 

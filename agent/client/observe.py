@@ -25,6 +25,7 @@ from ..core.errors import LwM2MError, MethodNotAllowed, NotFound
 from ..core.observation import Observation
 from ..core.path import Path
 from ..core.values import ResourceValue
+from .responses import error_response
 
 if TYPE_CHECKING:
     from aiocoap.pipe import Pipe
@@ -215,9 +216,7 @@ class ObservationRegistry:
     async def _read(session: ServerSession, paths: list[Path], composite: bool) -> list[ResourceValue]:
         if not composite:
             return await session.tree.read(paths[0])
-        from .site import read_composite
-
-        return await read_composite(session, paths)
+        return await session.tree.read_composite(paths)
 
     def _subscribe(self, obs: ActiveObservation) -> None:
         tree = obs.session.tree
@@ -319,8 +318,6 @@ class ObservationRegistry:
 
     def _fail(self, obs: ActiveObservation, exc: LwM2MError) -> None:
         """The observed value became unreadable: a final error notification ends the observation."""
-        from .site import error_response
-
         key = (obs.remote, obs.token)
         if self._by_token.get(key) is obs:
             del self._by_token[key]

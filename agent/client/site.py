@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 from aiocoap import Code, Message
 from aiocoap.blockwise import Block2Cache
 from aiocoap.error import RenderableError
-from aiocoap.numbers.contentformat import ContentFormat as CoapContentFormat
 
 from ..core import linkformat
 from ..core.attributes import parse_query
@@ -48,6 +47,7 @@ from ..core.path import Path
 from ..core.values import ResourceValue
 from .guard import source_of
 from .incidents import IncidentLog
+from .responses import content_response, error_response
 from .uploads import Block1Uploads, TooLarge, UploadLimits
 
 if TYPE_CHECKING:
@@ -56,17 +56,6 @@ if TYPE_CHECKING:
     from .session import ServerSession
 
 log = logging.getLogger(__name__)
-
-def error_response(exc: LwM2MError) -> Message:
-    klass, detail = exc.code
-    return Message(code=Code((klass << 5) | detail), payload=exc.message.encode()[:512])
-
-
-def content_response(payload: bytes, content_format: int) -> Message:
-    msg = Message(code=Code.CONTENT, payload=payload)
-    msg.opt.content_format = CoapContentFormat(content_format)
-    return msg
-
 
 class LwM2MSite:
     """The aiocoap server site of an agent: the device-management and bootstrap interfaces.
@@ -283,7 +272,7 @@ class LwM2MSite:
     # ---- FETCH / iPATCH: composite operations (LwM2M 1.1) ----------------------------------------
     async def _fetch(self, request: Message, path: Path, session: ServerSession) -> Message:
         paths = self._decode_paths(request)
-        values = await read_composite(session, paths)
+        values = await session.tree.read_composite(paths)
         fmt = session.composite_format(request.opt.accept)
         return content_response(encoder_for(fmt).encode(Path(), values, session.tree.models), fmt)
 
@@ -357,17 +346,6 @@ def _instance_id_of_create(request: Message, values: list[ResourceValue]) -> int
     return ids.pop() if ids else None
 
 
-async def read_composite(session: ServerSession, paths: list[Path]) -> list[ResourceValue]:
-    """Read several paths at once; a path that does not exist is left out (LwM2M 1.1 §6.3.8)."""
-    values: list[ResourceValue] = []
-    for p in paths:
-        try:
-            values.extend(await session.tree.read(p))
-        except NotFound:
-            continue
-    return values
-
-
 def _check_execute_arguments(args: str) -> None:
     """Execute arguments are ``0='abc',3`` (LwM2M 1.0 §5.4.5): digits, optionally ``='text'``."""
     if not args:
@@ -408,4 +386,4 @@ _HANDLERS: dict[Code, _Handler] = {
     Code.iPATCH: LwM2MSite._ipatch,
 }
 
-__all__ = ["LwM2MSite", "content_response", "error_response"]
+__all__ = ["LwM2MSite"]

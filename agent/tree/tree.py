@@ -209,6 +209,16 @@ class ObjectTree:
         else:
             out.append(ResourceValue(path, content))
 
+    async def read_composite(self, paths: list[Path]) -> list[ResourceValue]:
+        """Read several paths at once; a path that does not exist is left out (LwM2M 1.1 §6.3.8)."""
+        values: list[ResourceValue] = []
+        for p in paths:
+            try:
+                values.extend(await self.read(p))
+            except NotFound:
+                continue
+        return values
+
     # ---- write ----------------------------------------------------------------------------
     async def write(self, path: Path, values: Iterable[ResourceValue], *, replace: bool,
                     bootstrap: bool = False) -> None:
