@@ -173,11 +173,8 @@ async def test_restart_resumes_from_state_with_one_update(server: LwM2MServer, f
         await again.stop()
 
 
-async def test_sim_bootstrap_to_coaps_then_manage_and_restart_without_bootstrap(
-        server: LwM2MServer, front: DtlsFront, tmp_path: FsPath) -> None:
-    """Soracom's SIM flow: plain-CoAP bootstrap hands out a coaps:// account with a fresh key; the agent
-    registers over DTLS with it, is managed over its session, and after a restart resumes from its state
-    directory without a single bootstrap message."""
+async def start_psk_bootstrap(front: DtlsFront) -> tuple[BootstrapServer, dict[str, bytes]]:
+    """A bootstrap server that hands out coaps:// accounts of the front, each with a fresh device key."""
     keys: dict[str, bytes] = {}
     front.lookup = keys.get
 
@@ -189,6 +186,15 @@ async def test_sim_bootstrap_to_coaps_then_manage_and_restart_without_bootstrap(
     bs = BootstrapServer(agent_models(), BootstrapSettings(dm_server_uri=front.uri, lifetime=20, security_mode=0),
                          provision)
     await bs.start()
+    return bs, keys
+
+
+async def test_sim_bootstrap_to_coaps_then_manage_and_restart_without_bootstrap(
+        server: LwM2MServer, front: DtlsFront, tmp_path: FsPath) -> None:
+    """Soracom's SIM flow: plain-CoAP bootstrap hands out a coaps:// account with a fresh key; the agent
+    registers over DTLS with it, is managed over its session, and after a restart resumes from its state
+    directory without a single bootstrap message."""
+    bs, _keys = await start_psk_bootstrap(front)
     state = tmp_path / "state"
     try:
         settings = client_settings("coap://unused.invalid:5683", endpoint=EP)
@@ -224,17 +230,7 @@ async def test_sim_bootstrap_to_coaps_then_manage_and_restart_without_bootstrap(
 async def test_refused_bootstrapped_account_bootstraps_again(server: LwM2MServer, front: DtlsFront,
                                                              tmp_path: FsPath) -> None:
     """A key the server no longer accepts (revoked, rotated) sends the agent back to its bootstrap server."""
-    keys: dict[str, bytes] = {}
-    front.lookup = keys.get
-
-    async def provision(endpoint: str) -> tuple[str, bytes]:
-        device_id = "d-" + os.urandom(10).hex()
-        keys[device_id] = os.urandom(16)
-        return device_id, keys[device_id]
-
-    bs = BootstrapServer(agent_models(), BootstrapSettings(dm_server_uri=front.uri, lifetime=20, security_mode=0),
-                         provision)
-    await bs.start()
+    bs, keys = await start_psk_bootstrap(front)
     try:
         settings = client_settings("coap://unused.invalid:5683", endpoint=EP)
         settings.bootstrap_uri, settings.state_dir = bs.uri, tmp_path / "state"
