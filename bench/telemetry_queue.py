@@ -7,22 +7,18 @@
   answering 201 in another process, as Harvest's HTTP entry point does.
 - disk: the database and its WAL after the enqueues and a checkpoint, divided by the readings held.
 
-    .venv/bin/python bench/queue.py [--count 100000] [--deliver 5000] [--producers 200]
+    .venv/bin/python bench/telemetry_queue.py [--count 100000] [--deliver 5000] [--producers 200]
+
+(Not ``bench/queue.py``: a script of that name shadows the standard library's ``queue`` -- which
+concurrent.futures imports -- for every script run from bench/.)
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This file is named as the issue asks, which shadows the standard library's ``queue`` (imported by
-# concurrent.futures) while bench/ is first on sys.path: take it off before anything imports ``queue``.
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
 import argparse
 import asyncio
 import multiprocessing
+import os
 import tempfile
 import time
 from pathlib import Path
