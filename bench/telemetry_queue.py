@@ -27,7 +27,8 @@ from aiohttp import web
 
 from agent.telemetry.delivery import Deliverer
 from agent.telemetry.harvest import JsonBody, harvest_http
-from agent.telemetry.queue import QueueLimits, TelemetryQueue
+from agent.telemetry.queue import TelemetryQueue
+from agent.telemetry.settings import QueueLimits
 
 PAYLOAD = b'{"temp":21.53,"hum":48.2,"fan_rpm":1187}'
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from agent.telemetry.delivery import DeliveryError
 from agent.telemetry.harvest import JsonBody, check_http_answer, check_reply, reply_status, values_payload
-from agent.telemetry.queue import QueueLimits, Reading, TelemetryQueue, queue_path
+from agent.telemetry.queue import Reading, TelemetryQueue, queue_path
+from agent.telemetry.settings import QueueLimits
 from agent.telemetry.status import format_status, load_status
 
 

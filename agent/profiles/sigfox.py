@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.model import ResourceType
 from ..core.path import Path
 from ..hardware.errors import HardwareConfigError
-from ..telemetry.queue import TelemetryQueue
-from ..telemetry.service import tree_reader
 from ..telemetry.sigfox_downlink import downlink_handler
 from ..telemetry.sigfox_frame import PlacedField, SigfoxField, frame_length, layout
 from ..telemetry.sigfox_modem import SigfoxModem
@@ -35,6 +34,9 @@ from ..telemetry.sigfox_spec import parse_field_format, parser_format
 from ..telemetry.sigfox_uplinks import DAILY_DOWNLINKS, DAILY_UPLINKS, SigfoxUplinks
 from ..tree import ObjectTree
 from .errors import ProfileError, Where
+
+if TYPE_CHECKING:
+    from ..telemetry.queue import TelemetryQueue
 
 __all__ = ["MIN_SENSIBLE_INTERVAL", "SigfoxField", "SigfoxProfile", "default_field_name", "profile_field"]
 
@@ -87,6 +89,9 @@ class SigfoxProfile:
 
         In simulator mode the first uplink goes out at start, so the emulator shows data at once.
         """
+        # Imported here: the telemetry service (and its HTTP client) loads only for a profile that sends.
+        from ..telemetry.service import tree_reader
+
         modem = SigfoxModem(device=device, command_timeout=10.0 if simulate else 60.0)
         return SigfoxUplinks(
             modem=modem, read=tree_reader(tree), fields=self.telemetry_fields(), interval=self.interval,

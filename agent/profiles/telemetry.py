@@ -16,8 +16,14 @@ from typing import Any
 
 from ..core.model import ResourceModel
 from ..core.path import Path as LwPath
-from ..telemetry.queue import QueueLimits
-from ..telemetry.settings import JSON_TRANSPORTS, TRANSPORTS, DestinationSettings, FileSource, TelemetrySettings
+from ..telemetry.settings import (
+    JSON_TRANSPORTS,
+    TRANSPORTS,
+    DestinationSettings,
+    FileSource,
+    QueueLimits,
+    TelemetrySettings,
+)
 from .errors import Where, did_you_mean, toml_text
 from .kinds import Param, check_params
 from .spec import ServerProfile

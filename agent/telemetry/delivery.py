@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from ..client.registration import Backoff
-from .queue import QueueLimits, Reading, TelemetryQueue
+from .queue import Reading, TelemetryQueue
+from .settings import QueueLimits
 
 log = logging.getLogger(__name__)
 

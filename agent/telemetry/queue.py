@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from .settings import QueueLimits
+
 log = logging.getLogger(__name__)
 
 QUEUE_FILE = "telemetry.sqlite"
@@ -57,19 +59,6 @@ CREATE TABLE IF NOT EXISTS state (
     value TEXT NOT NULL
 );
 """
-
-
-@dataclass(frozen=True)
-class QueueLimits:
-    """How much one destination may hold before the oldest readings are dropped (loudly)."""
-
-    max_rows: int = 100_000
-    max_bytes: int = 64 * 1024 * 1024
-    max_age: float = 7 * 86400.0  # seconds
-
-    def __post_init__(self) -> None:
-        if self.max_rows < 1 or self.max_bytes < 1 or not self.max_age > 0:
-            raise ValueError("queue limits must be positive")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core.path import Path
-from .queue import QueueLimits
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """How much one destination may hold before the oldest readings are dropped (loudly)."""
+
+    max_rows: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_age: float = 7 * 86400.0  # seconds
+
+    def __post_init__(self) -> None:
+        if self.max_rows < 1 or self.max_bytes < 1 or not self.max_age > 0:
+            raise ValueError("queue limits must be positive")
+
 
 JSON_TRANSPORTS = ("harvest_http", "harvest_tcp", "harvest_udp", "unified_http", "unified_tcp", "unified_udp",
                    "publish")
