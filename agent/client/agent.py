@@ -33,6 +33,7 @@ from ..tree import ObjectTree
 from ..tree.binding import ExecuteAction, StoredValue
 from .account import ServerAccount, server_account
 from .bootstrap import BootstrapFailed, bootstrap
+from .netwatch import NetworkWatch
 from .persistence import ClientState, SavedRegistration
 from .registration import RegistrationEngine, RegistrationSettings
 from .session import ServerSession, preferred_format_for
@@ -53,6 +54,7 @@ class ClientSettings:
     state_dir: FsPath | None = None
     force_bootstrap: bool = False
     bootstrap_timeout: float = 60.0
+    watch_network: bool = True  # Update at once when the host's addresses or routes change
 
 
 class LwM2MClient:
@@ -75,6 +77,7 @@ class LwM2MClient:
         self.engine: RegistrationEngine | None = None
         self.account: ServerAccount | None = None
         self.bootstraps = 0
+        self.network: NetworkWatch | None = None
         self._lifecycle: asyncio.Task[None] | None = None
         self._wired = False
 
@@ -97,6 +100,9 @@ class LwM2MClient:
         )
         self.engine.on_version_change = self._version_changed
         self.engine.on_registration_change = self._save_registration
+        if self.settings.watch_network:
+            watch = NetworkWatch(self.engine.network_changed)
+            self.network = watch if watch.start() else None
         self._lifecycle = asyncio.get_running_loop().create_task(self._run(), name="client lifecycle")
 
     async def _run(self) -> None:
@@ -277,6 +283,9 @@ class LwM2MClient:
                 await self._lifecycle
             self._lifecycle = None
         self.session.observations.cancel_all()
+        if self.network is not None:
+            self.network.close()
+            self.network = None
         if self.engine is not None:
             await self.engine.stop(deregister=deregister)
         if self.link is not None:

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from urllib.parse import urlsplit
 
-from aiocoap import Context, Message
+from aiocoap import CON, EMPTY, GET, Context, Message
 from aiocoap.error import Error as CoapError
 from aiocoap.interfaces import EndpointAddress
+from aiocoap.numbers.constants import TransportTuning
 from aiocoap.transports import tinydtls  # imports DTLSSocket only when a connection starts
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,40 @@ class ServerLink:
                 self.reset()
             raise failure from None
 
+    async def ping(self, timeout: float) -> bool:
+        """CoAP ping (RFC 7252 §4.3): an empty CON the server answers with RST. True when it did.
+
+        The ping leaves from the agent's own socket (over DTLS, inside the session), so an answer
+        also means the path the agent registers over works. It is sent once: a lost ping is simply
+        followed by the next one.
+        """
+        if self.server_uri is None:
+            return False
+        probe = Message(code=GET, uri=self.server_uri)  # resolves the remote; the ping itself is empty
+        try:
+            interface = await self.context.find_remote_and_interface(probe)
+            if self.secure and probe.remote is not self._connection:
+                self._connection = probe.remote
+                self.handshakes += 1
+            manager = getattr(interface, "token_interface", None)
+            if manager is None or not hasattr(manager, "send_message"):
+                return False
+            ping = Message(mtype=CON, code=EMPTY, transport_tuning=_PingTuning(timeout))
+            ping.remote = probe.remote
+            answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            # aiocoap calls the monitor only for a RST; a ping that times out goes unreported here.
+            manager.send_message(ping, functools.partial(_settle, answered))
+            async with asyncio.timeout(timeout):
+                await answered
+            return True
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            return False
+        except Exception as exc:  # a probe that cannot be sent is a probe unanswered
+            log.debug("ping to %s not sent: %r", self.server_uri, exc)
+            return False
+
     def _failure(self, uri: str, exc: BaseException) -> ExchangeFailed:
         alert = _dtls_alert(exc)
         if alert is not None:
@@ -194,6 +230,20 @@ class ServerLink:
     async def close(self) -> None:
         self.reset()
         await self.context.shutdown()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _PingTuning(TransportTuning):
+    """One transmission; the exchange ends (unanswered) right after the caller stopped waiting."""
+
+    def __init__(self, timeout: float) -> None:
+        self.ACK_TIMEOUT = timeout
+        self.ACK_RANDOM_FACTOR = 1.0
+        self.MAX_RETRANSMIT = 0
 
 
 def _dtls_alert(exc: BaseException) -> int | None:
