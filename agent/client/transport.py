@@ -29,7 +29,7 @@ import logging
 import os
 from urllib.parse import urlsplit
 
-from aiocoap import CON, EMPTY, GET, Context, Message
+from aiocoap import EMPTY, GET, Context, Message
 from aiocoap.error import Error as CoapError
 from aiocoap.interfaces import EndpointAddress
 from aiocoap.numbers.constants import TransportTuning
@@ -184,7 +184,7 @@ class ServerLink:
             manager = getattr(interface, "token_interface", None)
             if manager is None or not hasattr(manager, "send_message"):
                 return False
-            ping = Message(mtype=CON, code=EMPTY, transport_tuning=_PingTuning(timeout))
+            ping = Message(code=EMPTY, transport_tuning=_PingTuning(timeout))
             ping.remote = probe.remote
             answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             # aiocoap calls the monitor only for a RST; a ping that times out goes unreported here.
@@ -244,6 +244,7 @@ class _PingTuning(TransportTuning):
         self.ACK_TIMEOUT = timeout
         self.ACK_RANDOM_FACTOR = 1.0
         self.MAX_RETRANSMIT = 0
+        self.reliability = True  # confirmable: an empty CON is what a ping is
 
 
 def _dtls_alert(exc: BaseException) -> int | None:
