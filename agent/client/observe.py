@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -78,6 +79,27 @@ class ObservationRegistry:
     def __init__(self) -> None:
         self._by_token: dict[tuple[object, bytes], ActiveObservation] = {}
         self.notifications_sent = 0
+        # Called when an observation starts, ends or notifies (the client keeps them across restarts).
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed_set(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def adopt(self, obs: ActiveObservation) -> None:
+        """Take over an observation from an earlier run of the agent (see ``continuity``)."""
+        key = (obs.remote, obs.token)
+        self._by_token[key] = obs
+        self._subscribe(obs)
+        self._schedule(obs)
+
+        def ended(_done: object) -> None:
+            if self._by_token.get(key) is obs:
+                del self._by_token[key]
+            self._teardown(obs)
+            self._changed_set()
+
+        obs.done.add_done_callback(ended)
 
     def __len__(self) -> int:
         return len(self._by_token)
@@ -120,6 +142,7 @@ class ObservationRegistry:
         first.opt.observe = 0
         pipe.add_response(first, is_last=False)
         self._schedule(obs)
+        self._changed_set()
         try:
             await obs.done
         finally:
@@ -127,6 +150,7 @@ class ObservationRegistry:
             if self._by_token.get(key) is obs:
                 del self._by_token[key]
             self._teardown(obs)
+            self._changed_set()
 
     def cancel(self, remote: object, token: bytes, path: Path) -> None:
         """Cancel by GET Observe=1: the observation on that token, and any of that peer on that path."""
@@ -254,6 +278,7 @@ class ObservationRegistry:
         msg.opt.observe = obs.sequence
         obs.pipe.add_response(msg, is_last=False)
         self.notifications_sent += 1
+        self._changed_set()
 
     def _fail(self, obs: ActiveObservation, exc: LwM2MError) -> None:
         """The observed value became unreadable: a final error notification ends the observation."""

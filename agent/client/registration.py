@@ -142,6 +142,7 @@ class RegistrationEngine:
         self.updates = 0
         self.server_remote: object | None = None
         self.last_update: float | None = None  # wall-clock time of the last Register or Update
+        self.links = ""  # the object links the server last received
         self.refusals = 0
         self.refused = asyncio.Event()
         self._last_cause = ""
@@ -203,11 +204,17 @@ class RegistrationEngine:
             self.trigger_update()
 
     # ---- lifecycle --------------------------------------------------------------------------
-    def start(self, resume_location: tuple[str, ...] | None = None) -> None:
+    def start(self, resume_location: tuple[str, ...] | None = None, links: str | None = None) -> None:
         """Start registering; with ``resume_location`` (a registration saved within its lifetime),
-        the first message is an Update to it, so a restart costs one round trip and no new Register."""
+        the first message is an Update to it, so a restart costs one round trip and no new Register.
+        ``links`` are the object links the server holds for it: when the object set is no longer
+        that one (a reloaded profile), the Update carries the new links."""
         self.location = resume_location
         self._resuming = resume_location is not None
+        if self._resuming and links is not None:
+            self.links = links
+            if links != self.current_links():
+                self._objects_changed = True
         self._task = asyncio.get_running_loop().create_task(self._run(), name="registration")
 
     async def stop(self, deregister: bool = True) -> None:
@@ -336,6 +343,9 @@ class RegistrationEngine:
             raise ExchangeFailed(self.settings.server_uri,
                                  f"no answer within {self.settings.exchange_limit:.0f} s") from None
 
+    def current_links(self) -> str:
+        return registration_links(self.tree, self._content_format(), self.lwm2m_version)
+
     # ---- the three messages -----------------------------------------------------------------
     def _tuning(self) -> QuickTuning:
         return QuickTuning(self.settings.ack_timeout, self.settings.max_retransmit)
@@ -362,10 +372,12 @@ class RegistrationEngine:
         msg.opt.content_format = CoapContentFormat(ContentFormat.LINK_FORMAT)
         self._objects_changed = False
         self._params_changed = False
-        msg.payload = registration_links(self.tree, self._content_format(), version).encode()
+        links = registration_links(self.tree, self._content_format(), version)
+        msg.payload = links.encode()
         response = await self._exchange(msg)
         if response.code == Code.CREATED and response.opt.location_path:
             self.location = tuple(response.opt.location_path)
+            self.links = links
             self.server_remote = response.remote
             self.registrations += 1
             self._registered_now()
@@ -400,6 +412,8 @@ class RegistrationEngine:
             self._params_changed = self._params_changed or bool(query)
             raise
         if response.code == Code.CHANGED:
+            if msg.payload:
+                self.links = msg.payload.decode()
             self.updates += 1
             self.server_remote = response.remote
             self._registered_now()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..client.agent import ClientSettings, LwM2MClient
 from ..client.defaults import default_tree
+from ..client.persistence import ClientState
 from ..client.registration import RegistrationSettings
 from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, default_endpoint_name, load_profile
 from ..profiles import start_tree as start_profile_tree
@@ -117,10 +118,11 @@ async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, Clie
 class RunningAgent:
     """The tree, the client and the telemetry of one profile, started and stopped together."""
 
-    def __init__(self, profile: Profile | None, tree: ObjectTree, settings: ClientSettings) -> None:
+    def __init__(self, profile: Profile | None, tree: ObjectTree, settings: ClientSettings,
+                 state: ClientState | None = None) -> None:
         self.profile = profile
         self.tree = tree
-        self.client = LwM2MClient(tree, settings)
+        self.client = LwM2MClient(tree, settings, state)
         self.uplinks: SigfoxUplinks | None = None
 
     async def start(self, simulate: bool) -> None:
@@ -139,10 +141,10 @@ class RunningAgent:
                 await uplinks.start()
                 self.uplinks = uplinks
 
-    async def stop(self) -> None:
+    async def stop(self, deregister: bool = True) -> None:
         if self.uplinks is not None:
             await self.uplinks.close()
-        await self.client.stop(deregister=True)
+        await self.client.stop(deregister=deregister)
         await close_tree(self.tree)
 
 
@@ -161,6 +163,16 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> None:
     reload = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, reload.set)
+    # SIGTERM (systemd's stop and restart) keeps the registration when there is a state directory:
+    # the next start within the lifetime resumes it with one Update, attributes and observations
+    # included. SIGINT (a person at a terminal) de-registers.
+    terminated = asyncio.Event()
+
+    def on_sigterm() -> None:
+        terminated.set()
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     status = loop.create_task(report_registration(agent, systemd))
     try:
         while True:
@@ -178,8 +190,12 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> None:
         status.cancel()
         loop.remove_signal_handler(signal.SIGHUP)
         systemd.stopping()
-        log.info("stopping: de-registering")
-        await agent.stop()
+        keep = terminated.is_set() and settings.state_dir is not None
+        if keep:
+            log.info("stopping: keeping the registration for the next start (state in %s)", settings.state_dir)
+        else:
+            log.info("stopping: de-registering")
+        await agent.stop(deregister=not keep)
         await systemd.close()
 
 
@@ -190,16 +206,24 @@ async def report_registration(agent: RunningAgent, systemd: Systemd) -> None:
 
 
 async def reloaded(agent: RunningAgent, options: AgentOptions, systemd: Systemd) -> RunningAgent:
-    """SIGHUP: build the new profile first; only if it loads, swap the running agent for it."""
+    """SIGHUP: build the new profile first; only if it loads, swap the running agent for it.
+
+    The registration is kept: the old client hands its state (what servers wrote, created and set
+    up, and the registration itself) to the new one, which binds the same port and resumes with one
+    Update -- carrying the new object links when the profile changed the object set.
+    """
     try:
         profile, tree, settings = await build(options)
     except ProfileError as exc:
         log.error("reload refused, keeping the running profile: %s", exc)
         return agent
-    log.info("reloading: de-registering, then serving the new profile")
+    same_server = (settings.registration.server_uri == agent.client.settings.registration.server_uri
+                   and settings.registration.endpoint == agent.client.settings.registration.endpoint)
+    log.info("reloading: serving the new profile, %s", "keeping the registration" if same_server
+             else "registering to the new server")
     systemd.notify("RELOADING=1")
-    await agent.stop()
-    fresh = RunningAgent(profile, tree, settings)
+    await agent.stop(deregister=not same_server)
+    fresh = RunningAgent(profile, tree, settings, agent.client.state if same_server else None)
     await fresh.start(options.simulate)
     systemd.ready(f"reloaded; serving as {settings.registration.endpoint}")
     return fresh
