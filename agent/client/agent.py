@@ -242,7 +242,7 @@ class LwM2MClient:
             if Path(1, iid, 1) in self.state.written and isinstance(lifetime, int):
                 reg.lifetime = lifetime
             if Path(1, iid, 7) in self.state.written and isinstance(binding, str):
-                reg.binding = binding
+                reg.binding = _without_queue_mode(binding)
 
     async def _bootstrapped_account(self, snapshot: object) -> ServerAccount:
         """The account a bootstrap server gave: the saved one if there is one, else a new bootstrap."""
@@ -287,7 +287,7 @@ class LwM2MClient:
         reg = self.settings.registration
         reg.server_uri = account.server_uri
         reg.lifetime = account.lifetime
-        reg.binding = account.binding
+        reg.binding = _without_queue_mode(account.binding)
         self.session.short_server_id = account.short_server_id
 
     def _save_registration(self) -> None:
@@ -371,6 +371,15 @@ class LwM2MClient:
         if self.link is not None:
             await self.link.close()
             self.link = None
+
+
+def _without_queue_mode(binding: str) -> str:
+    """The agent does not do queue mode (see the profile loader): a server's ``UQ`` becomes ``U``."""
+    if "Q" not in binding:
+        return binding
+    plain = binding.replace("Q", "") or "U"
+    log.warning("binding %r asks for queue mode, which the agent does not do; registering with %r", binding, plain)
+    return plain
 
 
 def _lifetime_changed(engine: RegistrationEngine, lifetime: StoredValue) -> None:

@@ -94,7 +94,8 @@ def client_settings(options: AgentOptions, server: ServerProfile) -> ClientSetti
         log.warning("endpoint name %s: %s", server.endpoint, server.endpoint_warning)
     uri = server.uri or server.bootstrap_uri or DEFAULT_SERVER
     reg = RegistrationSettings(server_uri=uri, endpoint=server.endpoint, lifetime=server.lifetime,
-                               binding=server.binding, lwm2m_version=server.lwm2m_version)
+                               binding=server.binding, lwm2m_version=server.lwm2m_version,
+                               backoff_max=float(server.retry_ceiling))
     return ClientSettings(reg, bind_host=options.bind_host, bind_port=options.bind_port,
                           bootstrap_uri=server.bootstrap_uri, state_dir=options.state_dir,
                           force_bootstrap=options.force_bootstrap)
