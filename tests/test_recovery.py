@@ -11,10 +11,13 @@ seconds long with short lifetimes; ``bench/recovery.py`` measures 45 s ones.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from recovery_harness import agent_behind_proxy, time_to_reachable, wait_update
 from support import ENDPOINT, agent_models, build_tree, client_settings
 from udp_proxy import Faults
@@ -121,3 +124,17 @@ async def test_the_probe_brings_the_agent_back_long_before_the_retry_timer() -> 
 async def _until(predicate: Callable[[], bool]) -> None:
     while not predicate():
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("ip") is None, reason="needs unshare and ip")
+async def test_an_address_change_the_agent_sees_sends_an_update_at_once() -> None:
+    script = Path(__file__).resolve().parent / "netns_address_change.py"
+    proc = await asyncio.create_subprocess_exec("unshare", "--net", sys.executable, str(script),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    if proc.returncode != 0 and b"Operation not permitted" in err:
+        pytest.skip("no permission to create a network namespace here")
+    assert proc.returncode == 0, err.decode()[-3000:]
+    took, logged = out.decode().split()
+    assert logged == "True"
+    assert float(took) < 5, "an Update right after the address appeared, not the one 108 s later"
