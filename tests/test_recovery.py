@@ -138,3 +138,20 @@ async def test_an_address_change_the_agent_sees_sends_an_update_at_once() -> Non
     took, logged = out.decode().split()
     assert logged == "True"
     assert float(took) < 5, "an Update right after the address appeared, not the one 108 s later"
+
+
+async def test_a_network_change_sends_exactly_one_update_at_once(server: LwM2MServer) -> None:
+    from agent.client.netwatch import NetworkEvent
+
+    client = LwM2MClient(build_tree(server.uri), client_settings(server.uri, lifetime=60))
+    await client.start()
+    try:
+        await server.wait_registered(ENDPOINT)
+        assert client.engine is not None
+        before = server.registration(ENDPOINT).updates
+        client.engine.network_changed([NetworkEvent("address", True, "192.0.2.1", 2)])
+        await server.wait_for(lambda: server.registration(ENDPOINT).updates == before + 1, 2)
+        await asyncio.sleep(1.0)
+        assert server.registration(ENDPOINT).updates == before + 1, "one Update, not a burst"
+    finally:
+        await client.stop(deregister=False)

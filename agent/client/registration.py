@@ -328,8 +328,10 @@ class RegistrationEngine:
             self._resuming = False
             self._due = False
             return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), delay)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wakeup.wait()
+        self._due = False  # the Update that follows is the one a network change asked for
 
     async def _exchange(self, msg: Message) -> Message:
         """One request, cut off after ``exchange_limit`` seconds (retransmissions included)."""
