@@ -245,7 +245,7 @@ class RegistrationEngine:
                     continue
                 self.retry.reset()
             except (ExchangeFailed, RegistrationFailed, DtlsUnavailable) as exc:
-                unanswered = isinstance(exc, ExchangeFailed) and not exc.auth
+                unanswered = isinstance(exc, ExchangeFailed) and not exc.answered
                 if not unanswered:
                     # The server answered with an error (or DTLS refused us): start over with a Register.
                     self.location = None

@@ -85,11 +85,14 @@ class DtlsUnavailable(Exception):
 class ExchangeFailed(Exception):
     """A request to the server got no response; ``cause`` says why in words, ``auth`` if DTLS refused us."""
 
-    def __init__(self, server_uri: str, cause: str, *, auth: bool = False) -> None:
+    def __init__(self, server_uri: str, cause: str, *, auth: bool = False, answered: bool = False) -> None:
         super().__init__(f"{server_uri}: {cause}")
         self.server_uri = server_uri
         self.cause = cause
         self.auth = auth
+        # False when nothing came back at all (a silent DTLS refusal looks the same as a server that
+        # is down); the registration engine then probes for the server's return.
+        self.answered = answered
 
 
 def local_port(context: Context) -> int:
@@ -169,12 +172,19 @@ class ServerLink:
     async def ping(self, timeout: float) -> bool:
         """CoAP ping (RFC 7252 §4.3): an empty CON the server answers with RST. True when it did.
 
-        The ping leaves from the agent's own socket (over DTLS, inside the session), so an answer
-        also means the path the agent registers over works. It is sent once: a lost ping is simply
-        followed by the next one.
+        The ping leaves from the agent's own socket (over DTLS, inside the session: a new one when
+        the last ping went unanswered), so an answer also means the path the agent registers over
+        works. It is sent once: a lost ping is simply followed by the next one.
         """
         if self.server_uri is None:
             return False
+        answered = await self._ping_once(timeout)
+        if not answered and self.secure:
+            self.reset()
+        return answered
+
+    async def _ping_once(self, timeout: float) -> bool:
+        assert self.server_uri is not None
         probe = Message(code=GET, uri=self.server_uri)  # resolves the remote; the ping itself is empty
         try:
             interface = await self.context.find_remote_and_interface(probe)
@@ -206,7 +216,7 @@ class ServerLink:
             name, _, meaning = _ALERTS.get(alert, f"alert {alert}").partition(": ")
             who = f" to identity {self.identity.decode(errors='replace')}" if alert else ""
             return ExchangeFailed(uri, f"the server sent DTLS alert {name}{who}" + (f": {meaning}" if meaning else ""),
-                                  auth=alert != 0)
+                                  auth=alert != 0, answered=True)
         if self.secure and self._connection is not None and not _handshake_done(self._connection):
             return ExchangeFailed(
                 uri, f"no DTLS handshake completed with identity {self.identity.decode(errors='replace')}: the server "
