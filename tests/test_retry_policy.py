@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given
@@ -67,3 +68,49 @@ def test_resource_values_that_make_no_sense_fall_back_to_the_defaults(value: obj
 def test_written_values_are_used() -> None:
     assert RetryResources.from_values(3, 10, 600, 2) == RetryResources(3, 10.0, 600.0, 2)
     assert RetryResources.from_values(None, None, None, None).retry_timer == DEFAULT_RETRY_TIMER
+
+
+async def test_the_agent_retries_on_the_timers_its_server_object_holds() -> None:
+    """A server that answers every Register with 5.03: retries follow /1/0/17-19 as written there."""
+    import asyncio
+    import time
+
+    from aiocoap import Code, Message
+    from aiocoap.numbers.types import Type
+    from support import build_tree, client_settings
+
+    from agent.client.agent import LwM2MClient
+
+    loop = asyncio.get_running_loop()
+    attempts: list[float] = []
+
+    class Busy(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            request = Message.decode(data)
+            if request.code != Code.POST:
+                return
+            attempts.append(time.monotonic())
+            answer = Message(code=Code.SERVICE_UNAVAILABLE)
+            answer.mtype, answer.mid, answer.token = Type.ACK, request.mid, request.token
+            self.transport.sendto(answer.encode(), addr)  # type: ignore[attr-defined]
+
+    transport, _ = await loop.create_datagram_endpoint(Busy, local_addr=("127.0.0.1", 0))
+    uri = f"coap://127.0.0.1:{transport.get_extra_info('sockname')[1]}"
+    tree = build_tree(uri)
+    server_instance = tree.objects[1].instances[0]
+    for rid, value in ((17, 3), (18, 1), (19, 2)):  # 3 attempts a sequence, 1 s base, 2 s between sequences
+        server_instance.resources[rid].set(value)  # type: ignore[attr-defined]
+    client = LwM2MClient(tree, client_settings(uri, backoff_initial=None, backoff_max=3600.0))
+    await client.start()
+    try:
+        await asyncio.sleep(4.5)
+    finally:
+        await client.stop(deregister=False)
+        transport.close()
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    # Nominal 1, 2, then the 2 s sequence delay, each jittered into its upper half: never a 60 s wait.
+    assert len(attempts) >= 3, attempts
+    assert 0.45 <= gaps[0] <= 1.3 and 0.95 <= gaps[1] <= 2.3, gaps
