@@ -88,6 +88,12 @@ async def test_restart_within_the_lifetime_keeps_what_the_server_set(server: LwM
         assert registers == [ep], "one Register in all: the restart resumed with an Update"
         text = log.read_text()
         assert "resuming registration" in text and "resumed 1 observations" in text, text[-3000:]
+        # And a reload of the built-in object set keeps the created instance too.
+        updates = server.registration(ep).updates
+        proc.send_signal(signal.SIGHUP)
+        await server.wait_for(lambda: server.registration(ep).updates > updates, 15)
+        await _check_kept(server, ep, temperature, obs, location)
+        assert registers == [ep]
     finally:
         if proc.returncode is None:
             proc.kill()
