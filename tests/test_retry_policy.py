@@ -114,3 +114,12 @@ async def test_the_agent_retries_on_the_timers_its_server_object_holds() -> None
     # Nominal 1, 2, then the 2 s sequence delay, each jittered into its upper half: never a 60 s wait.
     assert len(attempts) >= 3, attempts
     assert 0.45 <= gaps[0] <= 1.3 and 0.95 <= gaps[1] <= 2.3, gaps
+
+
+@given(st.integers(0, 2**32), st.floats(0, 1e6))
+def test_pings_come_every_few_seconds_then_slow_down_after_five_minutes(seed: int, silent_for: float) -> None:
+    from agent.client.retry import PROBE_INTERVAL, PROBE_SLOW_AFTER, PROBE_SLOW_INTERVAL, probe_interval
+
+    low, high = PROBE_INTERVAL if silent_for < PROBE_SLOW_AFTER else PROBE_SLOW_INTERVAL
+    assert low <= probe_interval(random.Random(seed), silent_for) <= high
+    assert high <= 20, "the next ping is never far off: the link's return is noticed within ~20 s"

@@ -158,6 +158,7 @@ class RegistrationEngine:
         self._network = asyncio.Event()
         self.retry = RetryPolicy(ceiling=settings.backoff_max)
         self.probes = 0
+        self._silent_since: float | None = None  # monotonic time the server stopped answering
         self.network_updates = 0
         # Bootstrap retries (no Server object yet) keep the plain exponential backoff.
         self.backoff = Backoff(settings.backoff_initial or 1.0, min(settings.backoff_max, 300.0))
@@ -279,17 +280,21 @@ class RegistrationEngine:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + delay
         rng = self.retry.rng
+        if self._silent_since is None:
+            self._silent_since = loop.time()
+        silent_since = self._silent_since
         while True:
             left = deadline - loop.time()
             if left <= 0:
                 return
             self._network.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(left, probe_interval(rng))):
+                async with asyncio.timeout(min(left, probe_interval(rng, loop.time() - silent_since))):
                     await self._network.wait()
                 return
             self.probes += 1
             if await self.link.ping(PROBE_TIMEOUT):
+                self._silent_since = None
                 log.info("server %s answers again; %s now", self.settings.server_uri,
                          "updating" if self.location is not None else "registering")
                 return
@@ -312,6 +317,7 @@ class RegistrationEngine:
             self.refused.set()
 
     def _registered_now(self) -> None:
+        self._silent_since = None
         self.refusals = 0
         self._last_cause = ""
         self.last_update = time.time()
