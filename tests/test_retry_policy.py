@@ -122,4 +122,4 @@ def test_pings_come_every_few_seconds_then_slow_down_after_five_minutes(seed: in
 
     low, high = PROBE_INTERVAL if silent_for < PROBE_SLOW_AFTER else PROBE_SLOW_INTERVAL
     assert low <= probe_interval(random.Random(seed), silent_for) <= high
-    assert high <= 20, "the next ping is never far off: the link's return is noticed within ~20 s"
+    assert high + 2 < 20, "the next ping is never far off: the link's return is noticed within 20 s"
