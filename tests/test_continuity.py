@@ -74,7 +74,8 @@ async def test_restart_within_the_lifetime_keeps_what_the_server_set(server: LwM
     state, log, ep, temperature = tmp_path / "state", tmp_path / "agent.log", "keeper", "/3303/0/5700"
     registers: list[str] = []
     server.on_register.append(lambda reg: registers.append(reg.endpoint))
-    proc = await _start(server, state, ep, log)
+    # Simulated hardware: the timezone written below must not reach this machine's clock settings.
+    proc = await _start(server, state, ep, log, "--simulate-hardware")
     try:
         await server.wait_registered(ep, 20)
         obs = await _set_up(server, ep, temperature)
@@ -82,7 +83,7 @@ async def test_restart_within_the_lifetime_keeps_what_the_server_set(server: LwM
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 15) == 0, log.read_text()[-2000:]
         assert server.is_registered(ep), "SIGTERM with a state directory keeps the registration"
-        proc = await _start(server, state, ep, log)
+        proc = await _start(server, state, ep, log, "--simulate-hardware")
         await server.wait_for(lambda: server.registration(ep).updates > updates, 20)
         await _check_kept(server, ep, temperature, obs, location)
         assert registers == [ep], "one Register in all: the restart resumed with an Update"
