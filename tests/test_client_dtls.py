@@ -260,7 +260,7 @@ async def test_refused_bootstrapped_account_bootstraps_again(server: LwM2MServer
 async def test_the_probe_works_over_dtls_after_the_front_comes_back(server: LwM2MServer, front: DtlsFront) -> None:
     """The DTLS front (the server's DTLS side) goes away with its sessions and comes back on its port:
     the ping travels inside a new session, and with a 30 s retry timer only the ping explains a quick return."""
-    client = await start_agent(front.uri, lifetime=4, backoff_initial=30.0, backoff_max=60.0, exchange_limit=1.0)
+    client = await start_agent(front.uri, lifetime=2, backoff_initial=30.0, backoff_max=60.0, exchange_limit=1.0)
     try:
         await client.wait_registered(5)
         port = front.port

@@ -102,7 +102,7 @@ async def test_the_probe_brings_the_agent_back_long_before_the_retry_timer() -> 
     server = LwM2MServer(agent_models(), host="127.0.0.1")
     await server.start()
     port = server.port
-    settings = client_settings(server.uri, lifetime=4, backoff_initial=30.0, backoff_max=60.0,
+    settings = client_settings(server.uri, lifetime=2, backoff_initial=30.0, backoff_max=60.0,
                                exchange_limit=1.0)
     client = LwM2MClient(build_tree(server.uri), settings)
     await client.start()
