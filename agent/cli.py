@@ -101,12 +101,13 @@ def run(profile_path: FsPath | None, server_uri: str | None, bootstrap_uri: str 
         lifetime: int | None, lwm2m_version: str | None, state_dir: FsPath | None, force_bootstrap: bool,
         soracom: str | None, psk_identity: str | None, psk_key_file: FsPath | None, psk_key: str | None,
         simulate_hardware: bool, bind_host: str, bind_port: int, verbose: int) -> None:
-    """Run the agent in the foreground until SIGINT/SIGTERM, then de-register and exit 0.
+    """Run the agent in the foreground until SIGINT/SIGTERM, then exit 0.
 
-    SIGHUP reloads the profile: a profile that no longer loads is refused (logged) and the running
-    one goes on. A Reboot (/3/0/4) from the server de-registers and exits with status 194, which
-    the systemd unit turns into a reboot; a Factory Reset (/3/0/5) empties the state directory and
-    starts over.
+    SIGINT de-registers. SIGTERM does too without --state-dir; with one it keeps the registration,
+    which the next start resumes with one Update. SIGHUP reloads the profile without de-registering:
+    a profile that no longer loads is refused (logged) and the running one goes on. A Reboot (/3/0/4)
+    from the server de-registers and exits with status 194, which the systemd unit turns into a
+    reboot; a Factory Reset (/3/0/5) empties the state directory and starts over.
     """
     from .daemon.runner import AgentOptions, run_agent
     from .profiles import ProfileError

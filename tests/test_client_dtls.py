@@ -251,3 +251,31 @@ async def test_refused_bootstrapped_account_bootstraps_again(server: LwM2MServer
             await client.stop()
     finally:
         await bs.stop()
+
+
+async def test_the_probe_works_over_dtls_after_the_front_comes_back(server: LwM2MServer, front: DtlsFront) -> None:
+    """The DTLS front (the server's DTLS side) goes away with its sessions and comes back on its port:
+    the ping travels inside a new session, and with a 30 s retry timer only the ping explains a quick return."""
+    client = await start_agent(front.uri, lifetime=2, backoff_initial=30.0, backoff_max=60.0, exchange_limit=1.0)
+    try:
+        await client.wait_registered(5)
+        port = front.port
+        await front.close()
+        assert client.engine is not None
+        for _ in range(100):
+            if client.engine.probes >= 1:
+                break
+            await asyncio.sleep(0.1)
+        assert client.engine.probes >= 1 and not client.engine.registered.is_set()
+        again = DtlsFront(("127.0.0.1", server.port), KEYS.get, port=port)
+        await again.start()
+        try:
+            started = asyncio.get_running_loop().time()
+            await client.wait_registered(10)
+            assert asyncio.get_running_loop().time() - started < 8
+            assert (await server.read(EP, "/3/0/0", ContentFormat.TEXT)).code == "2.05"
+        finally:
+            await client.stop()
+            await again.close()
+    finally:
+        await client.stop(deregister=False)

@@ -27,6 +27,7 @@ async def test_register_payload_and_query(server: LwM2MServer, agent: LwM2MClien
     targets = reg.object_links
     assert "/1/0" in targets and "/3/0" in targets and "/3303/0" in targets and "/32769/0" in targets
     assert not any(t.startswith("/0") for t in targets), "the Security object is never registered"
+    assert any(link.target == "/1" and link.attributes.get("ver") == "1.1" for link in reg.links)
     # The server reaches the agent at the address it registered from.
     assert reg.remote.hostinfo.endswith(f":{agent.port}")  # type: ignore[attr-defined]
 
@@ -108,6 +109,8 @@ async def test_falls_back_to_1_0_when_the_server_refuses_1_1() -> None:
         reg = await server.wait_registered(EP)
         assert reg.lwm2m_version == "1.0"
         assert reg.root_content_format == ContentFormat.TLV
+        # The Server object's model is 1.1 (for its retry resources); a 1.0 server is not told so.
+        assert not any("ver" in link.attributes for link in reg.links if link.target == "/1")
         result = await server.read(EP, "/3/0")
         assert result.content_format == ContentFormat.TLV
     finally:

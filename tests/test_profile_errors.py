@@ -188,6 +188,15 @@ def test_server_table_problems(tmp_path: Path) -> None:
     check(tmp_path, '[server] #<\nuri = "coaps://x:5684"\npsk_identity = "d-1"\n', "server", "psk_key is missing")
     check(tmp_path, '[server]\nuri = "coap://x:5683"\nlwm2m_version = "1.2" #<\n', "server.lwm2m_version",
           "not supported")
+    check(tmp_path, '[server]\nuri = "coap://x:5683"\nretry_ceiling = 0 #<\n', "server.retry_ceiling",
+          "not 1 s to a day")
+
+
+@pytest.mark.parametrize(("binding", "instead"), [("UQ", '"U"'), ("Q", '"U"'), ("UQS", '"US"')])
+def test_queue_mode_is_refused_with_the_binding_to_use(tmp_path: Path, binding: str, instead: str) -> None:
+    error = check(tmp_path, f'[server]\nuri = "coap://x:5683"\nbinding = "{binding}" #<\n', "server.binding",
+                  "queue mode", "not supported")
+    assert f"binding = {instead}" in error.fix
 
 
 def test_serial_port_names(tmp_path: Path) -> None:

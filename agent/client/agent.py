@@ -34,9 +34,11 @@ from ..tree import ObjectTree
 from ..tree.binding import ExecuteAction, StoredValue
 from .account import ServerAccount, server_account
 from .bootstrap import BootstrapFailed, bootstrap
+from .continuity import SavedObservation, parse_session, restore_attributes, resume_observations, session_document
 from .guard import SourceGuard
 from .limits import ServerLimits
-from .persistence import ClientState, SavedRegistration
+from .netwatch import NetworkWatch
+from .persistence import SESSION_SAVE_DELAY, ClientState, SavedRegistration
 from .registration import RegistrationEngine, RegistrationSettings
 from .session import ServerSession, preferred_format_for
 from .site import LwM2MSite
@@ -58,12 +60,14 @@ class ClientSettings:
     force_bootstrap: bool = False
     bootstrap_timeout: float = 60.0
     limits: ServerLimits = field(default_factory=ServerLimits)
+    watch_network: bool = True  # Update at once when the host's addresses or routes change
 
 
 class LwM2MClient:
     """An agent serving ``tree`` to the server of ``settings``."""
 
-    def __init__(self, tree: ObjectTree, settings: ClientSettings) -> None:
+    def __init__(self, tree: ObjectTree, settings: ClientSettings, state: ClientState | None = None) -> None:
+        """``state``: the state of a client this one replaces (a profile reload), else a fresh one."""
         self.tree = tree
         self.settings = settings
         reg = settings.registration
@@ -80,12 +84,16 @@ class LwM2MClient:
         self.guard = SourceGuard(self.sources.accepts)
         self.site = LwM2MSite(lambda remote: self.session, accepts=self._accepts,
                               uploads=settings.limits.uploads())
-        self.state = ClientState(settings.state_dir)
-        self.session.on_tree_change = lambda operation, path: self.state.tree_changed(tree, operation, path)
+        self.state = state if state is not None else ClientState(settings.state_dir)
+        self.session.on_tree_change = self._tree_changed
+        self.session.observations.on_change = self._observations_changed
+        self._session_save: asyncio.TimerHandle | None = None
+        self._pending_observations: list[SavedObservation] = []
         self.link: ServerLink | None = None
         self.engine: RegistrationEngine | None = None
         self.account: ServerAccount | None = None
         self.bootstraps = 0
+        self.network: NetworkWatch | None = None
         self._lifecycle: asyncio.Task[None] | None = None
         self._wired = False
 
@@ -100,7 +108,7 @@ class LwM2MClient:
         Raises :class:`~agent.state.StateDirError` when the state directory cannot be used.
         """
         self.state.prepare()
-        self.link = await ServerLink.open(self.site, self.settings.bind_host, self.settings.bind_port, self.guard)
+        self.link = await self._open_link()
         self.engine = RegistrationEngine(
             self.link, self.tree, self.settings.registration,
             content_format=lambda: int(self.session.preferred_format
@@ -109,7 +117,70 @@ class LwM2MClient:
         self.engine.on_version_change = self._version_changed
         self.engine.on_registration_change = self._save_registration
         self.sources.engine = self.engine
+        if self.settings.watch_network:
+            watch = NetworkWatch(self.engine.network_changed)
+            self.network = watch if watch.start() else None
         self._lifecycle = asyncio.get_running_loop().create_task(self._run(), name="client lifecycle")
+
+    async def _open_link(self) -> ServerLink:
+        """Bind the configured port; else the port of a registration still valid, so the server's
+        view of the agent (and a NAT's mapping) stays right across a restart; else any port."""
+        s = self.settings
+        saved = self.state.load_registration()
+        if s.bind_port == 0 and saved is not None and saved.port and saved.endpoint == s.registration.endpoint \
+                and saved.still_valid(saved.server_uri, s.registration.endpoint):
+            try:
+                return await ServerLink.open(self.site, s.bind_host, saved.port, self.guard)
+            except OSError as exc:
+                log.info("cannot bind the registered port %d again (%s); using a new one", saved.port, exc.strerror)
+        return await ServerLink.open(self.site, s.bind_host, s.bind_port, self.guard)
+
+    def _tree_changed(self, operation: str, path: Path) -> None:
+        if operation == "attributes":
+            self._save_session()
+            return
+        self.state.tree_changed(self.tree, operation, path)
+        if operation == "write":
+            asyncio.get_running_loop().create_task(self.state.capture_bound(self.tree, path))
+
+    def _observations_changed(self) -> None:
+        if self._session_save is None:
+            self._session_save = asyncio.get_running_loop().call_later(SESSION_SAVE_DELAY, self._save_session)
+
+    def _save_session(self) -> None:
+        if self._session_save is not None:
+            self._session_save.cancel()
+            self._session_save = None
+        document = session_document(self.session)
+        document["server_uri"] = self.settings.registration.server_uri
+        self.state.save_session(document)
+
+    def _restore_session(self, server_uri: str, resuming: bool) -> None:
+        """Attributes come back whenever the server is the same; observations only with the registration."""
+        data = self.state.load_session()
+        if not isinstance(data, dict) or data.get("server_uri") != server_uri:
+            return
+        try:
+            attributes, observations = parse_session(data)
+        except ValueError as exc:
+            self.state.reject_session(str(exc))
+            return
+        restored = restore_attributes(self.session, attributes)
+        self._pending_observations = observations if resuming else []
+        if restored or self._pending_observations:
+            log.info("restored attributes on %d paths; %d observations to resume", restored,
+                     len(self._pending_observations))
+
+    async def _resume_observations(self, saved: list[SavedObservation]) -> None:
+        assert self.link is not None
+        try:
+            count = await resume_observations(self.session, self.link, saved)
+        except Exception:
+            log.exception("could not resume the observations")
+            return
+        if count:
+            log.info("resumed %d observations on their tokens", count)
+        self._save_session()
 
     async def _run(self) -> None:
         assert self.engine is not None and self.link is not None
@@ -124,6 +195,7 @@ class LwM2MClient:
                 account = self._configured_account()
                 if snapshot is not None:
                     self.state.restore(self.tree, snapshot, account.server_uri)
+                    await self.state.restore_bound(self.tree, snapshot, account.server_uri)
                     self._apply_written_settings(account)
             snapshot = None
             self.account = account
@@ -141,7 +213,8 @@ class LwM2MClient:
                 account.server_uri, s.registration.endpoint) else None
             if resume is not None:
                 log.info("resuming registration /%s at %s", "/".join(resume), account.server_uri)
-            self.engine.start(resume_location=resume)
+            self._restore_session(account.server_uri, resuming=resume is not None)
+            self.engine.start(resume_location=resume, links=saved.links if saved is not None and resume else None)
             if s.bootstrap_uri is None:
                 return
             await self.engine.refused.wait()
@@ -182,7 +255,7 @@ class LwM2MClient:
             if Path(1, iid, 1) in self.state.written and isinstance(lifetime, int):
                 reg.lifetime = lifetime
             if Path(1, iid, 7) in self.state.written and isinstance(binding, str):
-                reg.binding = binding
+                reg.binding = _without_queue_mode(binding)
 
     async def _bootstrapped_account(self, snapshot: TreeSnapshot | None) -> ServerAccount:
         """The account a bootstrap server gave: the saved one if there is one, else a new bootstrap."""
@@ -226,7 +299,7 @@ class LwM2MClient:
         reg = self.settings.registration
         reg.server_uri = account.server_uri
         reg.lifetime = account.lifetime
-        reg.binding = account.binding
+        reg.binding = _without_queue_mode(account.binding)
         self.session.short_server_id = account.short_server_id
 
     def _save_registration(self) -> None:
@@ -239,7 +312,14 @@ class LwM2MClient:
             return
         self.state.save_registration(SavedRegistration(
             server_uri=reg.server_uri, endpoint=reg.endpoint, location=engine.location,
-            lifetime=reg.lifetime, updated_at=engine.last_update_at))
+            lifetime=reg.lifetime, updated_at=engine.last_update_at, port=self.link.port if self.link else 0,
+            links=engine.links))
+        if self._pending_observations:
+            saved, self._pending_observations = self._pending_observations, []
+            if engine.registrations == 0:
+                asyncio.get_running_loop().create_task(self._resume_observations(saved))
+            else:
+                log.info("the server gave a new registration; %d saved observations dropped", len(saved))
 
     def _accepts(self, remote: object) -> bool:
         """The site's check: the DTLS session to our server, or a plain-UDP source the policy allows."""
@@ -297,7 +377,13 @@ class LwM2MClient:
         return str(response.code.dotted)
 
     async def stop(self, deregister: bool = True) -> None:
-        """Cancel observations, de-register, close the socket."""
+        """Save the session, cancel observations, de-register (unless told not to), close the socket."""
+        if self.engine is not None and self.engine.location is not None:
+            self._save_session()
+        self.session.observations.on_change = None
+        if self._session_save is not None:
+            self._session_save.cancel()
+            self._session_save = None
         if self._lifecycle is not None:
             self._lifecycle.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -306,11 +392,23 @@ class LwM2MClient:
         self.session.observations.cancel_all()
         self.guard.incidents.flush()
         self.site.incidents.flush()
+        if self.network is not None:
+            self.network.close()
+            self.network = None
         if self.engine is not None:
             await self.engine.stop(deregister=deregister)
         if self.link is not None:
             await self.link.close()
             self.link = None
+
+
+def _without_queue_mode(binding: str) -> str:
+    """The agent does not do queue mode (see the profile loader): a server's ``UQ`` becomes ``U``."""
+    if "Q" not in binding:
+        return binding
+    plain = binding.replace("Q", "") or "U"
+    log.warning("binding %r asks for queue mode, which the agent does not do; registering with %r", binding, plain)
+    return plain
 
 
 def _lifetime_changed(engine: RegistrationEngine, lifetime: StoredValue) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..core.model import ModelRegistry
 from ..tree import ObjectInstance, ObjectTree, StoredValue
 from ..tree.binding import ExecuteAction, ResourceBinding
+from .retry import DEFAULT_RETRY_COUNT, DEFAULT_RETRY_TIMER, DEFAULT_SEQUENCE_DELAY, DEFAULT_SEQUENCE_RETRY_COUNT
 
 DEFAULT_SHORT_SERVER_ID = 123
 
@@ -42,6 +43,11 @@ def server_instance(lifetime: int, *, iid: int = 0, short_server_id: int = DEFAU
         6: StoredValue(True),
         7: StoredValue(binding),
         8: ExecuteAction(lambda _args: None),
+        # LwM2M 1.1 communication retry policy, at the specification's defaults (agent.client.retry).
+        17: StoredValue(DEFAULT_RETRY_COUNT),
+        18: StoredValue(int(DEFAULT_RETRY_TIMER)),
+        19: StoredValue(int(DEFAULT_SEQUENCE_DELAY)),
+        20: StoredValue(DEFAULT_SEQUENCE_RETRY_COUNT),
     })
 
 

@@ -105,6 +105,27 @@ class ObservationRegistry:
                         self.max_observations)
         self.refused_over_cap += 1
         return False
+        # Called when an observation starts, ends or notifies (the client keeps them across restarts).
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed_set(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def adopt(self, obs: ActiveObservation) -> None:
+        """Take over an observation from an earlier run of the agent (see ``continuity``)."""
+        key = (obs.remote, obs.token)
+        self._by_token[key] = obs
+        self._subscribe(obs)
+        self._schedule(obs)
+
+        def ended(_done: object) -> None:
+            if self._by_token.get(key) is obs:
+                del self._by_token[key]
+            self._teardown(obs)
+            self._changed_set()
+
+        obs.done.add_done_callback(ended)
 
     def __len__(self) -> int:
         return len(self._by_token)
@@ -151,6 +172,7 @@ class ObservationRegistry:
             self._close(parked)  # observed again after an outage: the new observation takes over
         self._by_token = {k: o for k, o in self._by_token.items() if not o.done.done()}
         self._schedule(obs)
+        self._changed_set()
         try:
             await asyncio.shield(obs.done)  # a cancelled pipe leaves obs.done pending: it may be parked
         finally:
@@ -163,6 +185,7 @@ class ObservationRegistry:
                 if self._by_token.get(key) is obs:
                     del self._by_token[key]
                 self._teardown(obs)
+                self._changed_set()
 
     def find(self, token: bytes, paths: list[Path]) -> ActiveObservation | None:
         """Where a stored notification can still go: the live observation on ``token``, else one of the same
@@ -315,6 +338,7 @@ class ObservationRegistry:
             return
         obs.pipe.add_response(msg, is_last=False)
         self.notifications_sent += 1
+        self._changed_set()
 
     def _fail(self, obs: ActiveObservation, exc: LwM2MError) -> None:
         """The observed value became unreadable: a final error notification ends the observation."""

@@ -205,6 +205,7 @@ class LwM2MSite:
             rmodel = session.tree.models.resource(path) if len(path) >= 3 else None
             session.attributes.apply(path, update, rmodel.type if rmodel else None)
             session.observations.attributes_changed(path)
+            session.tree_changed("attributes", path)
             return Message(code=Code.CHANGED)
         if not session.bootstrapping:
             if len(path) < 2:

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from urllib.parse import urlsplit
 
-from aiocoap import Context, Message
+from aiocoap import EMPTY, GET, Context, Message
 from aiocoap.error import Error as CoapError
 from aiocoap.interfaces import EndpointAddress
+from aiocoap.numbers.constants import TransportTuning
 from aiocoap.transports import tinydtls  # imports DTLSSocket only when a connection starts
 
 from .guard import SourceGuard, create_guarded_server_context
@@ -85,11 +87,14 @@ class DtlsUnavailable(Exception):
 class ExchangeFailed(Exception):
     """A request to the server got no response; ``cause`` says why in words, ``auth`` if DTLS refused us."""
 
-    def __init__(self, server_uri: str, cause: str, *, auth: bool = False) -> None:
+    def __init__(self, server_uri: str, cause: str, *, auth: bool = False, answered: bool = False) -> None:
         super().__init__(f"{server_uri}: {cause}")
         self.server_uri = server_uri
         self.cause = cause
         self.auth = auth
+        # False when nothing came back at all (a silent DTLS refusal looks the same as a server that
+        # is down); the registration engine then probes for the server's return.
+        self.answered = answered
 
 
 def local_port(context: Context) -> int:
@@ -176,13 +181,54 @@ class ServerLink:
                 self.reset()
             raise failure from None
 
+    async def ping(self, timeout: float) -> bool:
+        """CoAP ping (RFC 7252 §4.3): an empty CON the server answers with RST. True when it did.
+
+        The ping leaves from the agent's own socket (over DTLS, inside the session: a new one when
+        the last ping went unanswered), so an answer also means the path the agent registers over
+        works. It is sent once: a lost ping is simply followed by the next one.
+        """
+        if self.server_uri is None:
+            return False
+        answered = await self._ping_once(timeout)
+        if not answered and self.secure:
+            self.reset()
+        return answered
+
+    async def _ping_once(self, timeout: float) -> bool:
+        assert self.server_uri is not None
+        probe = Message(code=GET, uri=self.server_uri)  # resolves the remote; the ping itself is empty
+        try:
+            interface = await self.context.find_remote_and_interface(probe)
+            if self.secure and probe.remote is not self._connection:
+                self._connection = probe.remote
+                self.handshakes += 1
+            manager = getattr(interface, "token_interface", None)
+            if manager is None or not hasattr(manager, "send_message"):
+                return False
+            ping = Message(code=EMPTY, transport_tuning=_PingTuning(timeout))
+            ping.remote = probe.remote
+            answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            # aiocoap calls the monitor only for a RST; a ping that times out goes unreported here.
+            manager.send_message(ping, functools.partial(_settle, answered))
+            async with asyncio.timeout(timeout):
+                await answered
+            return True
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            return False
+        except Exception as exc:  # a probe that cannot be sent is a probe unanswered
+            log.debug("ping to %s not sent: %r", self.server_uri, exc)
+            return False
+
     def _failure(self, uri: str, exc: BaseException) -> ExchangeFailed:
         alert = _dtls_alert(exc)
         if alert is not None:
             name, _, meaning = _ALERTS.get(alert, f"alert {alert}").partition(": ")
             who = f" to identity {self.identity.decode(errors='replace')}" if alert else ""
             return ExchangeFailed(uri, f"the server sent DTLS alert {name}{who}" + (f": {meaning}" if meaning else ""),
-                                  auth=alert != 0)
+                                  auth=alert != 0, answered=True)
         if self.secure and self._connection is not None and not _handshake_done(self._connection):
             return ExchangeFailed(
                 uri, f"no DTLS handshake completed with identity {self.identity.decode(errors='replace')}: the server "
@@ -206,6 +252,21 @@ class ServerLink:
     async def close(self) -> None:
         self.reset()
         await self.context.shutdown()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _PingTuning(TransportTuning):
+    """One transmission; the exchange ends (unanswered) right after the caller stopped waiting."""
+
+    def __init__(self, timeout: float) -> None:
+        self.ACK_TIMEOUT = timeout
+        self.ACK_RANDOM_FACTOR = 1.0
+        self.MAX_RETRANSMIT = 0
+        self.reliability = True  # confirmable: an empty CON is what a ping is
 
 
 def _dtls_alert(exc: BaseException) -> int | None:

@@ -261,6 +261,13 @@ class AttributeStore:
         attributes = self.effective(path, _EMPTY) if inherited else self.get(path)
         return {name: format_attribute_value(value) for name, value in attributes.items()}
 
+    def attach(self, path: Path, attributes: NotificationAttributes) -> None:
+        """Put back attributes a server wrote before a restart (already checked when it wrote them)."""
+        if attributes.is_empty():
+            self._attached.pop(tuple(path), None)
+        else:
+            self._attached[tuple(path)] = attributes
+
     def forget(self, path: Path) -> None:
         """Drop the attributes of ``path`` and everything under it (after a Delete)."""
         prefix = tuple(path)

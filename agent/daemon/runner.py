@@ -24,6 +24,7 @@ from ..client.agent import ClientSettings, LwM2MClient
 from ..client.defaults import default_tree
 from ..client.limits import ServerLimits
 from ..client.memory import trim_memory_periodically
+from ..client.persistence import ClientState
 from ..client.registration import RegistrationSettings
 from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, default_endpoint_name, load_profile
 from ..profiles import start_tree as start_profile_tree
@@ -108,7 +109,8 @@ def client_settings(options: AgentOptions, server: ServerProfile, limits: Server
         log.warning("endpoint name %s: %s", server.endpoint, server.endpoint_warning)
     uri = server.uri or server.bootstrap_uri or DEFAULT_SERVER
     reg = RegistrationSettings(server_uri=uri, endpoint=server.endpoint, lifetime=server.lifetime,
-                               binding=server.binding, lwm2m_version=server.lwm2m_version)
+                               binding=server.binding, lwm2m_version=server.lwm2m_version,
+                               backoff_max=float(server.retry_ceiling))
     return ClientSettings(reg, bind_host=options.bind_host, bind_port=options.bind_port,
                           bootstrap_uri=server.bootstrap_uri, state_dir=options.state_dir,
                           force_bootstrap=options.force_bootstrap, limits=limits or ServerLimits())
@@ -152,10 +154,11 @@ def usable_telemetry(profile: Profile, state_dir: FsPath | None) -> TelemetrySet
 class RunningAgent:
     """The tree, the client and the telemetry of one profile, started and stopped together."""
 
-    def __init__(self, profile: Profile | None, tree: ObjectTree, settings: ClientSettings) -> None:
+    def __init__(self, profile: Profile | None, tree: ObjectTree, settings: ClientSettings,
+                 state: ClientState | None = None) -> None:
         self.profile = profile
         self.tree = tree
-        self.client = LwM2MClient(tree, settings)
+        self.client = LwM2MClient(tree, settings, state)
         self.uplinks: SigfoxUplinks | None = None
         self.stopped = False
         self.telemetry: TelemetryService | None = None
@@ -190,7 +193,7 @@ class RunningAgent:
 
             self.telemetry = await start_telemetry(self.profile.telemetry, self.tree, self.client, self.queue)
 
-    async def stop(self) -> None:
+    async def stop(self, deregister: bool = True) -> None:
         if self.stopped:
             return
         self.stopped = True
@@ -202,7 +205,7 @@ class RunningAgent:
             await self.notifications.close()
         if self.queue is not None:
             await self.queue.close()
-        await self.client.stop(deregister=True)
+        await self.client.stop(deregister=deregister)
         await close_tree(self.tree)
 
 
@@ -242,6 +245,16 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> int:
     reload = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, reload.set)
+    # SIGTERM (systemd's stop and restart) keeps the registration when there is a state directory:
+    # the next start within the lifetime resumes it with one Update, attributes and observations
+    # included. SIGINT (a person at a terminal) de-registers.
+    terminated = asyncio.Event()
+
+    def on_sigterm() -> None:
+        terminated.set()
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     status = loop.create_task(report_registration(agent, systemd))
     exit_status = 0
     trimmer = loop.create_task(trim_memory_periodically())
@@ -271,8 +284,12 @@ async def run_agent(options: AgentOptions, stop: asyncio.Event) -> int:
         trimmer.cancel()
         loop.remove_signal_handler(signal.SIGHUP)
         systemd.stopping()
-        log.info("stopping: de-registering")
-        await agent.stop()
+        keep = terminated.is_set() and settings.state_dir is not None
+        if keep:
+            log.info("stopping: keeping the registration for the next start (state in %s)", settings.state_dir)
+        else:
+            log.info("stopping: de-registering")
+        await agent.stop(deregister=not keep)
         if status_server is not None:
             await status_server.close()
         await systemd.close()
@@ -287,16 +304,24 @@ async def report_registration(agent: RunningAgent, systemd: Systemd) -> None:
 
 async def reloaded(agent: RunningAgent, options: AgentOptions, systemd: Systemd,
                    control: DeviceControl) -> RunningAgent:
-    """SIGHUP: build the new profile first; only if it loads, swap the running agent for it."""
+    """SIGHUP: build the new profile first; only if it loads, swap the running agent for it.
+
+    The registration is kept: the old client hands its state (what servers wrote, created and set
+    up, and the registration itself) to the new one, which binds the same port and resumes with one
+    Update -- carrying the new object links when the profile changed the object set.
+    """
     try:
         profile, tree, settings = await build(options)
     except ProfileError as exc:
         log.error("reload refused, keeping the running profile: %s", exc)
         return agent
-    log.info("reloading: de-registering, then serving the new profile")
+    same_server = (settings.registration.server_uri == agent.client.settings.registration.server_uri
+                   and settings.registration.endpoint == agent.client.settings.registration.endpoint)
+    log.info("reloading: serving the new profile, %s", "keeping the registration" if same_server
+             else "registering to the new server")
     systemd.notify("RELOADING=1")
-    await agent.stop()
-    fresh = RunningAgent(profile, tree, settings)
+    await agent.stop(deregister=not same_server)
+    fresh = RunningAgent(profile, tree, settings, agent.client.state if same_server else None)
     control.attach(fresh.tree)
     await fresh.start(options.simulate)
     systemd.ready(f"reloaded; serving as {settings.registration.endpoint}")

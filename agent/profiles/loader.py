@@ -207,6 +207,7 @@ class _Loader:
             "bootstrap": Param("str", example='bootstrap = "coap://bootstrap.soracom.io:5683"'),
             "psk_identity": Param("str"), "psk_key": Param("str"), "psk_key_file": Param("str"),
             "short_server_id": Param("int"), "soracom": Param("str", example='soracom = "jp"'),
+            "retry_ceiling": Param("int", example="retry_ceiling = 3600"),
         }
         if isinstance(raw.get("lwm2m_version"), float):
             raw = {**raw, "lwm2m_version": f"{raw['lwm2m_version']:.1f}"}
@@ -228,6 +229,18 @@ class _Loader:
         binding = str(values.get("binding", "U"))
         if not _BINDING_MODES.match(binding):
             raise where.at("binding").error(f"{binding!r} is not an LwM2M binding mode", 'give e.g. binding = "U"')
+        if "Q" in binding:
+            # Refused rather than advertised and ignored: a server that believes the agent sleeps
+            # queues its requests, and an agent that never sleeps would never collect them.
+            raise where.at("binding").error(
+                f"queue mode ({binding!r}) is not supported: the agent stays online and reachable on UDP",
+                f'give binding = "{binding.replace("Q", "") or "U"}" (the agent answers at once, so nothing '
+                "needs queueing)")
+        ceiling = values.get("retry_ceiling", 3600)
+        assert isinstance(ceiling, int)
+        if not 1 <= ceiling <= 86400:
+            raise where.at("retry_ceiling").error(f"retry_ceiling {ceiling} is not 1 s to a day",
+                                                  "give e.g. retry_ceiling = 3600 (seconds)")
         version = str(values.get("lwm2m_version", "1.0"))
         if version not in ("1.0", "1.1"):
             raise where.at("lwm2m_version").error(f"LwM2M version {version!r} is not supported",
@@ -251,7 +264,7 @@ class _Loader:
         return ServerProfile(uri=str(uri) if uri is not None else None, endpoint=name.name,
                              endpoint_warning=name.warning, lifetime=lifetime, binding=binding, lwm2m_version=version,
                              bootstrap_uri=str(bootstrap) if bootstrap is not None else None, psk_identity=psk_identity,
-                             psk_key=psk_key, short_server_id=ssid)
+                             psk_key=psk_key, short_server_id=ssid, retry_ceiling=ceiling)
 
     @staticmethod
     def check_uri(uri: str, where: Where) -> None:

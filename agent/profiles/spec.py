@@ -39,6 +39,7 @@ class ServerProfile:
     psk_identity: bytes | None = None
     psk_key: bytes | None = field(default=None, repr=False)  # never in logs or tracebacks
     short_server_id: int = DEFAULT_SHORT_SERVER_ID
+    retry_ceiling: int = 3600  # seconds: no retry delay is longer (agent.client.retry)
 
     @property
     def security_mode(self) -> int:
@@ -51,7 +52,7 @@ class ServerProfile:
 
         settings = RegistrationSettings(
             server_uri=self.uri or self.bootstrap_uri or "", endpoint=self.endpoint, lifetime=self.lifetime,
-            binding=self.binding, lwm2m_version=self.lwm2m_version,
+            binding=self.binding, lwm2m_version=self.lwm2m_version, backoff_max=float(self.retry_ceiling),
         )
         return replace(settings, **overrides)
 

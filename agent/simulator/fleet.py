@@ -71,7 +71,9 @@ class SimulatedFleet:
                 await start_tree(tree)
                 reg = RegistrationSettings(server_uri=s.server_uri, endpoint=endpoint, lifetime=s.lifetime,
                                            lwm2m_version=s.lwm2m_version, backoff_max=s.backoff_max)
-                client = LwM2MClient(tree, ClientSettings(reg, bind_host=s.host, bootstrap_uri=s.bootstrap_uri))
+                # Simulated devices share this host's network: one netlink socket each would be waste.
+                client = LwM2MClient(tree, ClientSettings(reg, bind_host=s.host, bootstrap_uri=s.bootstrap_uri,
+                                                          watch_network=False))
                 await client.start()
                 # Hold the slot until the Register is answered: a burst larger than the server's
                 # socket buffer is dropped by the kernel and costs every dropped agent a retransmit.

@@ -67,7 +67,9 @@ class TreeSnapshot:
 
     @classmethod
     def take(cls, tree: ObjectTree, *, server_uri: str, bootstrapped: bool, created: Iterable[Path] = (),
-             written: Iterable[Path] = ()) -> TreeSnapshot:
+             written: Iterable[Path] = (), bound_values: dict[Path, ResourceContent] | None = None) -> TreeSnapshot:
+        """``bound_values``: what a server wrote to resources backed by something other than a stored
+        value (a system setting, an output), as read back after the write."""
         snap = cls(server_uri=server_uri, bootstrapped=bootstrapped)
         if bootstrapped:
             for oid in ACCOUNT_OBJECTS:
@@ -86,6 +88,8 @@ class TreeSnapshot:
             binding = inst.resources.get(path[2]) if inst is not None else None
             if isinstance(binding, StoredValue):
                 snap.written[path] = binding.value
+            elif bound_values is not None and path in bound_values:
+                snap.written[path] = bound_values[path]
         return snap
 
     # ---- JSON --------------------------------------------------------------------------------
@@ -144,6 +148,17 @@ class TreeSnapshot:
                 restored[iid] = ObjectInstance(iid, resources)
             node.instances = restored
         return True
+
+    def bound_writes(self, tree: ObjectTree) -> list[tuple[Path, ResourceBinding, ResourceContent]]:
+        """The written values whose resource is not a stored value: the caller writes them (I/O)."""
+        out = []
+        for path, value in self.written.items():
+            node = tree.objects.get(path[0])
+            inst = node.instances.get(path[1]) if node is not None else None
+            binding = inst.resources.get(path[2]) if inst is not None else None
+            if binding is not None and not isinstance(binding, StoredValue) and _writable(tree, path[0], path[2]):
+                out.append((path, binding, value))
+        return out
 
     def restore_values(self, tree: ObjectTree) -> tuple[list[Path], list[Path]]:
         """Re-create created instances and re-apply written values; returns the paths that took."""
