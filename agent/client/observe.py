@@ -92,6 +92,8 @@ class ObservationRegistry:
         # peer that stopped acknowledging is found out (RFC 7641 §4.5) and its observations end.
         self.keepalive = keepalive
         self.refused_over_cap = 0
+        # Called when an observation starts, ends or notifies (the client keeps them across restarts).
+        self.on_change: Callable[[], None] | None = None
 
     def admits(self, remote: object, token: bytes) -> bool:
         """Whether a new Observe on ``token`` may start; over the cap it is served as a plain read.
@@ -105,8 +107,6 @@ class ObservationRegistry:
                         self.max_observations)
         self.refused_over_cap += 1
         return False
-        # Called when an observation starts, ends or notifies (the client keeps them across restarts).
-        self.on_change: Callable[[], None] | None = None
 
     def _changed_set(self) -> None:
         if self.on_change is not None:
