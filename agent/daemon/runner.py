@@ -26,9 +26,11 @@ from ..client.limits import ServerLimits
 from ..client.memory import trim_memory_periodically
 from ..client.persistence import ClientState
 from ..client.registration import RegistrationSettings
-from ..profiles import Profile, ProfileError, build_agent_tree, close_tree, default_endpoint_name, load_profile
-from ..profiles import start_tree as start_profile_tree
-from ..profiles.spec import ServerProfile
+from ..profiles.endpoint import default_endpoint_name
+from ..profiles.errors import ProfileError
+from ..profiles.lifecycle import close_tree
+from ..profiles.lifecycle import start_tree as start_profile_tree
+from ..profiles.spec import Profile, ServerProfile
 from ..state import clear_state_dir, secure_state_dir
 from ..tree import ObjectTree
 from .device_control import EXIT_REBOOT, DeviceControl, DeviceRequest
@@ -117,7 +119,13 @@ def client_settings(options: AgentOptions, server: ServerProfile, limits: Server
 
 
 async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, ClientSettings]:
-    profile = load_profile(options.profile) if options.profile else None
+    # The loader and the hardware factories are imported only for a profile: without one the agent
+    # serves its built-in object set and stays small (DESIGN: idle RSS <= 30 MB).
+    profile = None
+    if options.profile:
+        from ..profiles.loader import load_profile
+
+        profile = load_profile(options.profile)
     if profile is not None and profile.telemetry:
         profile.telemetry = usable_telemetry(profile, options.state_dir)
     for warning in profile.warnings if profile else []:
@@ -125,6 +133,8 @@ async def build(options: AgentOptions) -> tuple[Profile | None, ObjectTree, Clie
     server = server_profile(options, profile)
     settings = client_settings(options, server, profile.limits if profile is not None else None)
     if profile is not None:
+        from ..profiles.build import build_agent_tree
+
         tree = await build_agent_tree(dataclasses.replace(profile, server=server), simulate=options.simulate)
     else:
         tree = default_tree(server_uri=settings.registration.server_uri, lifetime=server.lifetime,

@@ -13,38 +13,13 @@ is refused here, with the profile line that names it.
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass, field
-
 from ..client.defaults import security_instance, server_instance
-from ..core.path import Path as LwPath
 from ..simulator.devices import SimulatedHardware
 from ..tree import ObjectInstance, ObjectTree
 from .context import HardwareContext, resolve_port
+from .extras import TreeExtras, register_extras
 from .factories import build_binding, build_shortcut
 from .spec import Profile, ServerProfile
-
-
-@dataclass
-class TreeExtras:
-    """What a profile-built tree carries besides its objects: the simulator and binding labels."""
-
-    sim: SimulatedHardware | None = None
-    owns_sim: bool = False
-    labels: dict[LwPath, tuple[str, str]] = field(default_factory=dict)
-
-
-_extras: weakref.WeakKeyDictionary[ObjectTree, TreeExtras] = weakref.WeakKeyDictionary()
-
-
-def tree_extras(tree: ObjectTree) -> TreeExtras | None:
-    return _extras.get(tree)
-
-
-def simulated_hardware(tree: ObjectTree) -> SimulatedHardware | None:
-    """The simulator behind a tree built in simulator mode (to press its buttons, feed its GPS)."""
-    extras = _extras.get(tree)
-    return extras.sim if extras is not None else None
 
 
 def add_server_objects(tree: ObjectTree, server: ServerProfile) -> None:
@@ -122,5 +97,5 @@ async def build_agent_tree(profile: Profile, *, simulate: bool, sim: SimulatedHa
         if owns and sim is not None:
             await sim.close()
         raise
-    _extras[tree] = TreeExtras(sim=sim, owns_sim=owns, labels=ctx.labels)
+    register_extras(tree, TreeExtras(sim=sim, owns_sim=owns, labels=ctx.labels))
     return tree

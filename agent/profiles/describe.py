@@ -25,7 +25,7 @@ from ..hardware.device_actions import DeviceAction
 from ..hardware.standard_objects import WithFallback
 from ..tree import ObjectTree, StoredValue
 from ..tree.binding import ExecuteAction, ResourceBinding
-from .build import tree_extras
+from .extras import tree_extras
 
 _SECRET = {(0, 5)}  # Security: Secret Key
 

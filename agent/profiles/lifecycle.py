@@ -9,7 +9,7 @@ sensor must not keep the device from registering.
 from __future__ import annotations
 
 from ..tree import ObjectTree
-from .build import tree_extras
+from .extras import tree_extras
 
 
 async def start_tree(tree: ObjectTree) -> None:
