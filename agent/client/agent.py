@@ -194,8 +194,7 @@ class LwM2MClient:
             else:
                 account = self._configured_account()
                 if snapshot is not None:
-                    self.state.restore(self.tree, snapshot, account.server_uri)
-                    await self.state.restore_bound(self.tree, snapshot, account.server_uri)
+                    await self.state.restore(self.tree, snapshot, account.server_uri)
                     self._apply_written_settings(account)
             snapshot = None
             self.account = account
@@ -270,7 +269,7 @@ class LwM2MClient:
                 log.info("using the saved bootstrap account for %s (no bootstrap)", account.server_uri)
                 self.state.bootstrapped = True
                 self.state.server_uri = account.server_uri
-                self.state.restore(self.tree, snapshot, account.server_uri)
+                await self.state.restore(self.tree, snapshot, account.server_uri)
                 self._use_account_settings(account)
                 return account
         await self.sources.allow_bootstrap(s.bootstrap_uri)

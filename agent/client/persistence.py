@@ -97,8 +97,10 @@ class ClientState:
             self._reject(TREE_FILE, str(exc))
             return None
 
-    def restore(self, tree: ObjectTree, snapshot: TreeSnapshot, server_uri: str) -> None:
-        """Re-apply what servers set, when it was set by the server the agent now talks to."""
+    async def restore(self, tree: ObjectTree, snapshot: TreeSnapshot, server_uri: str) -> None:
+        """Re-apply what servers set, when it was set by the server the agent now talks to: created
+        instances, written stored values, and writes to resources that are not stored values (a
+        timezone, an output), which go back through their bindings."""
         if snapshot.server_uri != server_uri:
             log.info("saved values belong to %s, not %s; not restored", snapshot.server_uri, server_uri)
             return
@@ -108,11 +110,6 @@ class ClientState:
         if created or written:
             log.info("restored %d created instances and %d written values from %s",
                      len(created), len(written), self.directory.path if self.directory else "state")
-
-    async def restore_bound(self, tree: ObjectTree, snapshot: TreeSnapshot, server_uri: str) -> None:
-        """Write back what a server wrote to resources that are not stored values (a timezone, an output)."""
-        if snapshot.server_uri != server_uri:
-            return
         for path, binding, value in snapshot.bound_writes(tree):
             try:
                 await binding.write(value)
@@ -124,14 +121,17 @@ class ClientState:
 
     async def capture_bound(self, tree: ObjectTree, path: Path) -> None:
         """After a server's write under ``path``: remember the values of the non-stored resources it set."""
+        captured = False
         for rpath in _resource_paths(tree, path):
             try:
                 _model, binding = tree.binding(rpath)
                 if not isinstance(binding, StoredValue) and binding is not None:
                     self.bound_values[rpath] = await binding.read()
+                    captured = True
             except Exception as exc:  # a resource that cannot be read back is not kept
                 log.debug("not keeping %s: %s", rpath, exc)
-        self.save_tree(tree)
+        if captured:  # tree_changed saved the tree already; write it again only with the new values
+            self.save_tree(tree)
 
     def tree_changed(self, tree: ObjectTree, operation: str, path: Path) -> None:
         """A server changed the tree (``write``, ``create``, ``delete``, ``bootstrap``): save it."""
