@@ -166,12 +166,7 @@ class ServerLink:
         """Send ``message`` (its URI names the server) and wait for the response."""
         uri = self.server_uri or "the server"
         try:
-            # Resolving the remote first gives the DTLS connection (and starts its handshake), so the
-            # link can hold it: without a strong reference aiocoap would drop the session.
-            await self.context.find_remote_and_interface(message)
-            if self.secure and message.remote is not self._connection:
-                self._connection = message.remote
-                self.handshakes += 1
+            await self._resolve(message)
             return await self.context.request(message).response
         except asyncio.CancelledError:
             raise
@@ -180,6 +175,18 @@ class ServerLink:
             if self.secure:
                 self.reset()
             raise failure from None
+
+    async def _resolve(self, message: Message) -> object:
+        """Fill in ``message.remote`` and return its request interface, holding a new DTLS connection.
+
+        Resolving the remote first gives the DTLS connection (and starts its handshake), so the link
+        can hold it: without a strong reference aiocoap would drop the session.
+        """
+        interface = await self.context.find_remote_and_interface(message)
+        if self.secure and message.remote is not self._connection:
+            self._connection = message.remote
+            self.handshakes += 1
+        return interface
 
     async def ping(self, timeout: float) -> bool:
         """CoAP ping (RFC 7252 §4.3): an empty CON the server answers with RST. True when it did.
@@ -199,10 +206,7 @@ class ServerLink:
         assert self.server_uri is not None
         probe = Message(code=GET, uri=self.server_uri)  # resolves the remote; the ping itself is empty
         try:
-            interface = await self.context.find_remote_and_interface(probe)
-            if self.secure and probe.remote is not self._connection:
-                self._connection = probe.remote
-                self.handshakes += 1
+            interface = await self._resolve(probe)
             manager = getattr(interface, "token_interface", None)
             if manager is None or not hasattr(manager, "send_message"):
                 return False
